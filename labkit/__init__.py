@@ -1,0 +1,45 @@
+"""labkit: the reusable helpers and figures behind the Transformer Lab Kit notebooks.
+
+Each module owns one concept (see ``../shared/DESIGN.md`` in the kit's repository):
+
+- ``labkit.data``        shipped corpora and task datasets, and the reproducible build of ``data/``
+- ``labkit.models``      the offline model registry (short names -> local checkpoints)
+- ``labkit.viz``         every figure, in the kit's one style
+- ``labkit.reproducibility``  seeding and environment reports
+
+Modules are imported lazily, so ``import labkit`` stays fast and never pulls in torch by itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from labkit.reproducibility import environment_report, seed_everything
+
+__version__ = "0.1.0"
+
+__all__ = ["seed_everything", "environment_report", "__version__"]
+
+_LAZY_SUBMODULES = {
+    "attention",
+    "bias",
+    "cli",
+    "data",
+    "evaluation",
+    "finetune",
+    "interpret",
+    "models",
+    "paths",
+    "pretraining",
+    "selection",
+    "viz",
+    "widgets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``labkit.<name>`` on first access (``labkit.data``, ``labkit.viz``, ...)."""
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"labkit.{name}")
+    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
