@@ -26,6 +26,27 @@ def _models(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _pretrain(arguments: argparse.Namespace) -> int:
+    from labkit.paths import data_dir
+    from labkit.pretraining import get_preset
+
+    overrides = {}
+    if arguments.seed is not None:
+        overrides["seed"] = arguments.seed
+    config = get_preset(arguments.preset, **overrides)
+    run_dir = Path(arguments.run_dir) if arguments.run_dir else Path("runs") / config.name
+    output = Path(arguments.output) if arguments.output else data_dir() / "checkpoints" / config.name
+    from labkit.pretraining import pretrain
+
+    result = pretrain(
+        config, run_dir, minutes=arguments.minutes, max_steps=arguments.steps, resume=arguments.resume,
+        output_dir=output, threads=arguments.threads, command="labkit " + " ".join(sys.argv[1:]),
+    )
+    print(f"{config.name}: {result.steps} steps in {result.wall_seconds / 60:.1f} min; held-out "
+          f"trained {result.final_metrics} vs untrained {result.untrained_metrics}; saved to {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every ``labkit`` sub-command."""
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
@@ -41,6 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list the models the offline registry knows")
     models.set_defaults(handler=_models)
+
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="pretrain tiny-bert (MLM + NSP) or tiny-gpt (causal LM) on the corpus; resumable; "
+        "runs on GPUs unchanged with `accelerate launch -m labkit.cli pretrain ...`",
+    )
+    pretrain.add_argument("--preset", required=True, help="tiny-bert, tiny-gpt, small-bert, small-gpt, base-bert")
+    length = pretrain.add_mutually_exclusive_group(required=True)
+    length.add_argument("--minutes", type=float, help="train for about this long (schedule re-estimated from the measured speed)")
+    length.add_argument("--steps", type=int, help="train for exactly this many optimizer steps")
+    pretrain.add_argument("--resume", action="store_true", help="continue from the run folder's state.pt")
+    pretrain.add_argument("--output", help="checkpoint folder (default: data/checkpoints/<preset>)")
+    pretrain.add_argument("--run-dir", help="state, log and tokenizer while training (default: runs/<preset>)")
+    pretrain.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    pretrain.add_argument("--seed", type=int, help="override the preset's seed")
+    pretrain.set_defaults(handler=_pretrain)
     return parser
 
 
