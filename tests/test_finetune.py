@@ -1,0 +1,167 @@
+"""labkit.finetune: the fine-tuning entry point, the TF-IDF baseline and their checks on the data."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from datasets import ClassLabel, Dataset, DatasetDict
+
+from labkit import finetune
+from labkit.models import load
+
+POSITIVE = ["good", "great", "excellent", "superb", "lovely"]
+NEGATIVE = ["bad", "awful", "terrible", "dreadful", "poor"]
+FILLER = ["the", "film", "plot", "was", "a", "story", "actors", "and", "of", "music", "scenes", "it"]
+
+
+def toy_sentiment(seed: int = 0, sizes: tuple[int, int, int] = (240, 60, 60)) -> DatasetDict:
+    """A separable task: the label is whether the one sentiment word in the text is positive."""
+    rng = random.Random(seed)
+
+    def make(n: int) -> Dataset:
+        texts, labels = [], []
+        for i in range(n):
+            label = i % 2
+            words = rng.sample(FILLER, 5)
+            words.insert(rng.randrange(6), rng.choice(POSITIVE if label else NEGATIVE))
+            texts.append(" ".join(words))
+            labels.append(label)
+        return Dataset.from_dict({"text": texts, "label": labels}).cast_column(
+            "label", ClassLabel(names=["negative", "positive"]))
+
+    return DatasetDict({"train": make(sizes[0]), "validation": make(sizes[1]), "test": make(sizes[2])})
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, hidden-32 BERT with MiniLM's tokenizer, saved as a local checkpoint folder."""
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-bert-test")
+    tokenizer, _ = load("minilm-l6")
+    torch.manual_seed(1234)  # not the seed fine_tune uses, so a random initialisation differs from it
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def run(folder: Path, dataset: DatasetDict, **kwargs: object) -> finetune.FineTuneResult:
+    options = dict(epochs=8, batch_size=16, learning_rate=3e-3, max_length=16, patience=8, progress=False)
+    options.update(kwargs)
+    return finetune.fine_tune(str(folder), dataset, **options)
+
+
+def test_learns_a_separable_task(tiny_model_dir: Path) -> None:
+    result = run(tiny_model_dir, toy_sentiment())
+    assert result.test_accuracy >= 0.95
+    assert result.history["validation_accuracy"].max() >= 0.95
+    assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
+    assert result.probabilities.shape == (60, 2)
+    assert np.allclose(result.probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert list(result.predictions.columns) == ["text", "label", "prediction", "probability_negative",
+                                                "probability_positive"]
+    # the same model predicts raw texts the same way
+    again = finetune.predict_proba(result.model, result.tokenizer, list(result.predictions["text"]), max_length=16)
+    assert np.allclose(again, result.probabilities, atol=1e-5)
+
+
+def test_seed_reproduces_and_changes(tiny_model_dir: Path) -> None:
+    data = toy_sentiment(sizes=(96, 20, 20))
+    first = run(tiny_model_dir, data, epochs=2, seed=1)
+    second = run(tiny_model_dir, data, epochs=2, seed=1)
+    third = run(tiny_model_dir, data, epochs=2, seed=2)
+    assert np.array_equal(first.probabilities, second.probabilities)
+    assert first.history[["train_loss", "validation_loss"]].equals(second.history[["train_loss", "validation_loss"]])
+    assert not np.array_equal(first.probabilities, third.probabilities)
+
+
+def test_freezing_trains_the_head_only(tiny_model_dir: Path) -> None:
+    result = run(tiny_model_dir, toy_sentiment(), epochs=1, freeze=True)
+    head = sum(p.numel() for p in result.model.classifier.parameters())
+    assert result.trainable_parameters == head < result.parameters
+    _, reference = load(str(tiny_model_dir))
+    assert torch.equal(result.model.bert.encoder.layer[0].attention.self.query.weight,
+                       reference.encoder.layer[0].attention.self.query.weight)
+
+
+def test_random_initialisation_differs_from_the_checkpoint(tiny_model_dir: Path) -> None:
+    tokenizer, pretrained = finetune.load_classifier(str(tiny_model_dir), 2, "pretrained", seed=0)
+    _, random_init = finetune.load_classifier(str(tiny_model_dir), 2, "random", seed=0)
+    assert pretrained.config.hidden_size == random_init.config.hidden_size
+    assert not torch.equal(pretrained.bert.embeddings.word_embeddings.weight,
+                           random_init.bert.embeddings.word_embeddings.weight)
+    with pytest.raises(ValueError, match="initialisation"):
+        finetune.load_classifier(str(tiny_model_dir), 2, "imagenet")
+
+
+def test_truncation_is_announced(tiny_model_dir: Path) -> None:
+    data = toy_sentiment(sizes=(40, 10, 10))
+    with pytest.warns(UserWarning, match=r"train: 40 of 40 texts are longer than max_length=4"):
+        run(tiny_model_dir, data, epochs=1, max_length=4)
+
+
+def test_train_limit(tiny_model_dir: Path) -> None:
+    result = run(tiny_model_dir, toy_sentiment(), epochs=1, train_limit=32)
+    assert result.config["train_examples"] == 32 and result.config["steps"] == 2
+    with pytest.raises(finetune.DatasetError, match="at least 2"):
+        run(tiny_model_dir, toy_sentiment(), train_limit=1)
+
+
+def test_baseline_matches_scikit_learn_run_directly() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    data = toy_sentiment(seed=3)
+    result = finetune.tfidf_logistic_regression(data, C_values=(1.0,))
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    features = vectorizer.fit_transform(data["train"]["text"])
+    classifier = LogisticRegression(C=1.0, max_iter=2000, random_state=0).fit(features, data["train"]["label"])
+    expected = classifier.predict_proba(vectorizer.transform(data["test"]["text"]))
+    assert np.allclose(result.probabilities, expected)
+    assert result.test_accuracy == 1.0  # a linear model on words separates this task exactly
+    assert result.parameters == classifier.coef_.size + classifier.intercept_.size
+
+
+def test_baseline_chooses_C_on_validation() -> None:
+    result = finetune.tfidf_logistic_regression(toy_sentiment(seed=4), C_values=(0.01, 10.0))
+    assert list(result.history["C"]) == [0.01, 10.0]
+    best = result.history.loc[result.history["validation_accuracy"].idxmax(), "C"]
+    assert result.config["C"] == best
+
+
+def test_bad_datasets_are_rejected_clearly() -> None:
+    data = toy_sentiment(sizes=(20, 10, 10))
+    with pytest.raises(finetune.DatasetError, match="DatasetDict"):
+        finetune.check_dataset(data["train"])
+    with pytest.raises(finetune.DatasetError, match="no validation split"):
+        finetune.check_dataset(DatasetDict({"train": data["train"], "test": data["test"]}))
+    with pytest.raises(finetune.DatasetError, match="no column 'review'.*columns are: text, label"):
+        finetune.check_dataset(data, text_column="review")
+    one_class = DatasetDict({**data, "train": data["train"].filter(lambda row: row["label"] == 1)})
+    with pytest.raises(finetune.DatasetError, match="single class"):
+        finetune.check_dataset(one_class)
+    empty = DatasetDict({**data, "test": data["test"].select([])})
+    with pytest.raises(finetune.DatasetError, match="test split is empty"):
+        finetune.check_dataset(empty)
+    blank = DatasetDict({**data, "validation": Dataset.from_dict({"text": ["fine", "  "], "label": [0, 1]})})
+    with pytest.raises(finetune.DatasetError, match="1 example.*empty"):
+        finetune.check_dataset(blank)
+    gappy = DatasetDict({split: Dataset.from_dict({"text": ["a", "b"], "label": [0, 2]})
+                         for split in ("train", "validation", "test")})
+    with pytest.raises(finetune.DatasetError, match="0..k-1"):
+        finetune.check_dataset(gappy)
+
+
+def test_string_labels_are_mapped() -> None:
+    data = DatasetDict({split: Dataset.from_dict({"text": ["good film", "bad film", "great", "awful"],
+                                                  "label": ["pos", "neg", "pos", "neg"]})
+                        for split in ("train", "validation", "test")})
+    assert finetune.check_dataset(data) == ["neg", "pos"]
+    result = finetune.tfidf_logistic_regression(data, C_values=(1.0,))
+    assert result.label_names == ["neg", "pos"] and list(result.predictions["label"]) == [1, 0, 1, 0]
