@@ -47,6 +47,22 @@ def _pretrain(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune(arguments: argparse.Namespace) -> int:
+    import json
+
+    from labkit.selection import compare, provenance
+
+    output = Path(arguments.output or f"data/results/finetune-{arguments.task}")
+    candidates = [spec for spec in arguments.candidates.split(",") if spec.strip()]
+    table = compare(arguments.task, candidates, output, seed=arguments.seed, train_limit=arguments.train_limit)
+    command = "labkit " + " ".join(arguments.argv)
+    (output / "provenance.json").write_text(json.dumps(provenance(command, arguments.seed), indent=2) + "\n")
+    columns = ["candidate", "accuracy", "accuracy_low", "accuracy_high", "f1", "parameters", "train_seconds",
+               "latency_ms_p50"]
+    print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every ``labkit`` sub-command."""
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
@@ -78,12 +94,32 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     pretrain.add_argument("--seed", type=int, help="override the preset's seed")
     pretrain.set_defaults(handler=_pretrain)
+    _add_finetune(commands)
     return parser
+
+
+def _add_finetune(commands: argparse._SubParsersAction) -> None:
+    finetune = commands.add_parser(
+        "finetune",
+        help="fine-tune and compare candidates on a shipped task; resumable (finished candidates are skipped)",
+    )
+    finetune.add_argument("--task", default="sentiment", choices=["sentiment", "topic", "reuters"])
+    finetune.add_argument(
+        "--candidates", default="tiny-bert,tiny-bert:random,tiny-bert:frozen,minilm-l6,minilm-l6:frozen,tfidf-lr",
+        help="comma-separated: a registered name or Hub id, with :random (same architecture, untrained) "
+        "and/or :frozen (train the head only); tfidf-lr is the classical baseline",
+    )
+    finetune.add_argument("--output", help="results folder (default: data/results/finetune-TASK)")
+    finetune.add_argument("--train-limit", type=int, help="use only this many training examples")
+    finetune.add_argument("--seed", type=int, default=0)
+    finetune.set_defaults(handler=_finetune)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``labkit`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
     arguments = build_parser().parse_args(argv)
+    arguments.argv = list(argv)
     return arguments.handler(arguments)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from labkit.evaluation import count_parameters
 from labkit.reproducibility import seed_everything
 
 BASELINE_NAME = "tfidf-lr"
@@ -213,13 +214,6 @@ def freeze_encoder(model: torch.nn.Module) -> None:
         parameter.requires_grad = False
 
 
-def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    """``(total, trainable)`` parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return total, trainable
-
-
 def _batches(tokenised: Any, tokenizer: Any, batch_size: int, shuffle: bool, seed: int) -> Any:
     from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding
@@ -319,7 +313,7 @@ def fine_tune(
     tokenizer, model = load_classifier(model_name, len(label_names), initialisation, seed)
     if freeze:
         freeze_encoder(model)
-    total, trainable = count_parameters(model)
+    counts = count_parameters(model)
     tokenised = tokenize_splits(dataset, tokenizer, text_column, label_column, label_names, max_length)
 
     seed_everything(seed)
@@ -380,7 +374,7 @@ def fine_tune(
               "train_examples": len(dataset["train"]), "seed": seed, "steps": step}
     name = model_name + ("-random-init" if initialisation == "random" else "") + ("-frozen" if freeze else "")
     return FineTuneResult(name, model, tokenizer, label_names, pd.DataFrame(history), predictions,
-                          total, trainable, train_seconds, train_cpu_seconds, config)
+                          counts.total, counts.trainable, train_seconds, train_cpu_seconds, config)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -429,9 +423,8 @@ def tfidf_logistic_regression(dataset: Any, *, text_column: str = "text", label_
     probabilities[:, pipeline.classes_] = pipeline.predict_proba(test_texts)
     labels = np.array(_label_ids(dataset["test"][label_column], label_names))
     predictions = _predictions_frame(test_texts, labels, probabilities, label_names)
-    vocabulary = len(pipeline[0].vocabulary_)
-    coefficients = pipeline[-1].coef_.size + pipeline[-1].intercept_.size
-    config = {"model": BASELINE_NAME, "C": best_C, "C_values": list(C_values), "vocabulary": vocabulary,
+    counts = count_parameters(pipeline)
+    config = {"model": BASELINE_NAME, "C": best_C, "C_values": list(C_values), "vocabulary": len(pipeline[0].vocabulary_),
               "train_examples": len(train_texts), "seed": seed}
     return FineTuneResult(BASELINE_NAME, pipeline, None, label_names, pd.DataFrame(history), predictions,
-                          coefficients, coefficients, train_seconds, train_cpu_seconds, config)
+                          counts.total, counts.trainable, train_seconds, train_cpu_seconds, config)

@@ -1,0 +1,324 @@
+"""Compare candidate models on a task, with evidence: one tidy results table, cached and resumable.
+
+A *candidate* is a way to get a classifier: a registered model fine-tuned in full
+(``"tiny-bert"``), the same architecture from random initialisation (``"tiny-bert:random"``), a
+frozen encoder with a trained head (``"minilm-l6:frozen"``), the TF-IDF + logistic regression
+baseline (``"tfidf-lr"``), or a Hub id when online. ``compare`` runs each candidate on a task,
+measures quality (with bootstrap confidence intervals), cost (parameters, size, training time,
+latency) and cross-domain accuracy, and writes one folder per candidate:
+
+    <output>/<candidate>/record.json        the row of the results table
+    <output>/<candidate>/predictions.parquet  test predictions with probabilities (for paired tests)
+    <output>/<candidate>/history.csv          validation curve during training
+
+A folder is written atomically once its candidate has finished, so an interrupted run loses at most
+the candidate in progress, and a rerun skips every candidate already done with the same settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labkit import evaluation, finetune
+
+# Training recipes per model family. Chosen once, on validation data, never on test data.
+RECIPES: dict[str, dict[str, Any]] = {
+    "minilm-l6": {"learning_rate": 5e-5, "epochs": 3, "batch_size": 32},
+    "tiny-bert": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32},
+    "tiny-gpt": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32},
+    "default": {"learning_rate": 5e-5, "epochs": 3, "batch_size": 32},
+}
+FROZEN_LEARNING_RATE = 1e-3  # only the small head trains: it can take a much larger step
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way of getting a classifier for a task (see the module docstring for the spec syntax)."""
+
+    model: str
+    initialisation: str = "pretrained"
+    freeze: bool = False
+
+    @property
+    def name(self) -> str:
+        """A short, file-safe name: ``tiny-bert``, ``tiny-bert-random-init``, ``minilm-l6-frozen``..."""
+        name = self.model.replace("/", "--")
+        if self.initialisation == "random":
+            name += "-random-init"
+        if self.freeze:
+            name += "-frozen"
+        return name
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.model == finetune.BASELINE_NAME
+
+    def recipe(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The fine-tuning settings this candidate trains with (``overrides`` win; the baseline has none)."""
+        if self.is_baseline:
+            return {}
+        recipe = dict(RECIPES.get(self.model, RECIPES["default"]))
+        if self.freeze:
+            recipe["learning_rate"] = FROZEN_LEARNING_RATE
+        recipe.update(overrides or {})
+        return recipe
+
+
+def parse_candidate(spec: str) -> Candidate:
+    """``"model[:random][:frozen]"`` -> ``Candidate``; e.g. ``"tiny-bert:random"``, ``"minilm-l6:frozen"``."""
+    parts = [part.strip() for part in spec.strip().split(":")]
+    if not parts[0]:
+        raise ValueError(f"empty candidate name in {spec!r}")
+    flags = set(parts[1:])
+    unknown = flags - {"random", "frozen"}
+    if unknown:
+        raise ValueError(f"unknown candidate option(s) {sorted(unknown)} in {spec!r}; use :random and/or :frozen")
+    if parts[0] == finetune.BASELINE_NAME and flags:
+        raise ValueError(f"{finetune.BASELINE_NAME} takes no options, got {spec!r}")
+    return Candidate(parts[0], "random" if "random" in flags else "pretrained", "frozen" in flags)
+
+
+# --------------------------------------------------------------------------------------------------
+# Tasks
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Task:
+    """A dataset to compare candidates on, plus optional extra test sets (other domains)."""
+
+    name: str
+    dataset: Any  # datasets.DatasetDict with train / validation / test
+    text_column: str = "text"
+    label_column: str = "label"
+    max_length: int = 128
+    extra_test_sets: dict[str, Any] | None = None  # name -> datasets.Dataset with the same columns
+
+
+def builtin_task(name: str) -> Task:
+    """The kit's shipped tasks: ``sentiment`` (movies; amazon / nyt / tweets as extra test sets),
+    ``topic`` (20 Newsgroups) and ``reuters`` (Reuters R8)."""
+    from labkit import data
+
+    if name == "sentiment":
+        extra = {domain: data.load_sentiment(domain)["test"] for domain in ("amazon", "nyt", "tweets")}
+        return Task("sentiment", data.load_sentiment("movies"), max_length=64, extra_test_sets=extra)
+    if name == "topic":
+        return Task("topic", data.load_topic("20newsgroups"), max_length=256)
+    if name == "reuters":
+        return Task("reuters", data.load_topic("reuters-r8"), max_length=256)
+    raise ValueError(f"unknown task {name!r}; choose one of: sentiment, topic, reuters (or pass a Task)")
+
+
+# --------------------------------------------------------------------------------------------------
+# Running one candidate
+# --------------------------------------------------------------------------------------------------
+
+
+def _predictor(result: finetune.FineTuneResult, max_length: int) -> Callable[[Sequence[str]], np.ndarray]:
+    """A function from texts to class probabilities ``(n, n_classes)`` for any candidate's result."""
+    if result.tokenizer is None:
+        return lambda texts: result.model.predict_proba(list(texts))
+    return lambda texts: finetune.predict_proba(result.model, result.tokenizer, list(texts), max_length=max_length)
+
+
+def _size_on_disk(result: finetune.FineTuneResult) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        if result.tokenizer is None:
+            with open(Path(folder) / "model.pkl", "wb") as handle:
+                pickle.dump(result.model, handle)
+        else:
+            result.model.save_pretrained(folder)
+        return evaluation.size_on_disk(folder)
+
+
+def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limit: int | None = None,
+                  overrides: dict[str, Any] | None = None, n_resamples: int = 1000,
+                  latency_examples: int = 200, progress: bool = True) -> tuple[dict[str, Any], pd.DataFrame,
+                                                                                 pd.DataFrame]:
+    """Train and measure one candidate; return ``(record, test predictions, training history)``."""
+    recipe = candidate.recipe(overrides)
+    if candidate.is_baseline:
+        result = finetune.tfidf_logistic_regression(task.dataset, text_column=task.text_column,
+                                                    label_column=task.label_column, train_limit=train_limit,
+                                                    seed=seed, **recipe)
+    else:
+        result = finetune.fine_tune(candidate.model, task.dataset, text_column=task.text_column,
+                                    label_column=task.label_column, initialisation=candidate.initialisation,
+                                    freeze=candidate.freeze, max_length=task.max_length,
+                                    train_limit=train_limit, seed=seed, progress=progress, **recipe)
+    labels, probabilities = result.predictions["label"].to_numpy(), result.probabilities
+    predictions = probabilities.argmax(axis=1)
+    codes = list(range(len(result.label_names)))
+    average = "binary" if len(codes) == 2 else "macro"
+    accuracy = evaluation.bootstrap_ci("accuracy", labels, predictions, n_resamples=n_resamples, seed=seed)
+    f1 = evaluation.bootstrap_ci("f1" if average == "binary" else "f1_macro", labels, predictions,
+                                 n_resamples=n_resamples, seed=seed, labels=codes)
+    predict = _predictor(result, task.max_length)
+    test_texts = list(result.predictions["text"])[:latency_examples]
+    single = evaluation.measure_latency(predict, test_texts, batch_size=1, warmup=5)
+    batched = evaluation.measure_latency(predict, test_texts, batch_size=64, warmup=1)
+    record: dict[str, Any] = {
+        "task": task.name,
+        "candidate": candidate.name,
+        "model": candidate.model,
+        "initialisation": "-" if candidate.is_baseline else candidate.initialisation,
+        "frozen": candidate.freeze,
+        "train_examples": int(result.config["train_examples"]),
+        "test_examples": int(len(labels)),
+        "accuracy": accuracy.estimate,
+        "accuracy_low": accuracy.low,
+        "accuracy_high": accuracy.high,
+        "f1": f1.estimate,
+        "f1_low": f1.low,
+        "f1_high": f1.high,
+        "f1_average": average,
+        "ece": evaluation.expected_calibration_error(labels, probabilities, labels=codes),
+        "parameters": int(result.parameters),
+        "trainable_parameters": int(result.trainable_parameters),
+        "size_mb": _size_on_disk(result) / 1e6,
+        "train_seconds": float(result.train_seconds),
+        "train_cpu_seconds": float(result.train_cpu_seconds),
+        "latency_ms_p50": single.per_example_ms_p50,
+        "latency_ms_p95": single.per_example_ms_p95,
+        "batched_ms_per_example": 1000.0 / batched.examples_per_second,
+        "throughput_per_second": batched.examples_per_second,
+        "settings": {**result.config, "seed": seed},
+    }
+    for domain, dataset in (task.extra_test_sets or {}).items():
+        domain_probabilities = predict(list(dataset[task.text_column]))
+        domain_labels = np.asarray(dataset[task.label_column])
+        record[f"accuracy_{domain}"] = float((domain_probabilities.argmax(axis=1) == domain_labels).mean())
+    return record, result.predictions, result.history
+
+
+def _write_atomically(folder: Path, record: dict[str, Any], predictions: pd.DataFrame,
+                      history: pd.DataFrame) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        predictions.drop(columns="text").to_parquet(staging / "predictions.parquet", index=False)
+        history.to_csv(staging / "history.csv", index=False)
+        (staging / "record.json").write_text(json.dumps(record, indent=2) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def _settings_key(candidate: Candidate, seed: int, train_limit: int | None,
+                  overrides: dict[str, Any] | None) -> dict[str, Any]:
+    return {"candidate": asdict(candidate), "seed": seed, "train_limit": train_limit,
+            "recipe": candidate.recipe(overrides)}
+
+
+def compare(task: Task | str, candidates: Sequence[Candidate | str], output: str | Path, *, seed: int = 0,
+            train_limit: int | None = None, overrides: dict[str, Any] | None = None,
+            progress: bool = True, log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Run every candidate on ``task`` (skipping those already finished in ``output``); return the table.
+
+    The table has one row per candidate (the ``record.json`` files), sorted by accuracy.
+    """
+    task = builtin_task(task) if isinstance(task, str) else task
+    finetune.check_dataset(task.dataset, task.text_column, task.label_column)
+    parsed = [parse_candidate(c) if isinstance(c, str) else c for c in candidates]
+    if not parsed:
+        raise ValueError("no candidates to compare")
+    output = Path(output)
+    records = []
+    for candidate in parsed:
+        folder = output / candidate.name
+        key = _settings_key(candidate, seed, train_limit, overrides)
+        if (folder / "record.json").is_file():
+            record = json.loads((folder / "record.json").read_text())
+            if record.get("run_key") == json.loads(json.dumps(key)):
+                log(f"{candidate.name}: already done, skipped")
+                records.append(record)
+                continue
+        log(f"{candidate.name}: running")
+        start = time.perf_counter()
+        record, predictions, history = run_candidate(candidate, task, seed=seed, train_limit=train_limit,
+                                                     overrides=overrides, progress=progress)
+        record["run_key"] = key
+        _write_atomically(folder, record, predictions, history)
+        log(f"{candidate.name}: accuracy {record['accuracy']:.3f} in {time.perf_counter() - start:.0f} s")
+        records.append(record)
+    return results_table(records)
+
+
+def results_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Records -> a tidy table (one row per candidate), best accuracy first."""
+    frame = pd.DataFrame([{k: v for k, v in record.items() if k not in {"settings", "run_key"}}
+                          for record in records])
+    return frame.sort_values("accuracy", ascending=False, ignore_index=True)
+
+
+def load_results(output: str | Path) -> pd.DataFrame:
+    """The results table of a finished (or partly finished) ``compare`` run."""
+    output = Path(output)
+    files = sorted(output.glob("*/record.json"))
+    if not files:
+        raise FileNotFoundError(f"no results under {output} (run `labkit finetune` or `compare` first)")
+    return results_table([json.loads(path.read_text()) for path in files])
+
+
+def load_predictions(output: str | Path, candidate: str) -> pd.DataFrame:
+    """Saved test predictions of one candidate: ``label``, ``prediction``, ``probability_<class>``."""
+    path = Path(output) / candidate / "predictions.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"no predictions for {candidate!r} under {output}")
+    return pd.read_parquet(path)
+
+
+def load_history(output: str | Path, candidate: str) -> pd.DataFrame:
+    """Saved training history (validation curve) of one candidate."""
+    return pd.read_csv(Path(output) / candidate / "history.csv")
+
+
+def paired_comparison(output: str | Path, candidate_a: str, candidate_b: str, *, seed: int = 0,
+                      n_resamples: int = 2000) -> dict[str, Any]:
+    """Is B really better than A on the same test set? Paired bootstrap of accuracy + McNemar."""
+    a, b = load_predictions(output, candidate_a), load_predictions(output, candidate_b)
+    if not np.array_equal(a["label"].to_numpy(), b["label"].to_numpy()):
+        raise ValueError("the two candidates were not evaluated on the same test examples")
+    labels = a["label"].to_numpy()
+    bootstrap = evaluation.paired_bootstrap("accuracy", labels, a["prediction"].to_numpy(),
+                                            b["prediction"].to_numpy(), n_resamples=n_resamples, seed=seed,
+                                            name_a=candidate_a, name_b=candidate_b)
+    mcnemar = evaluation.mcnemar_test(labels, a["prediction"].to_numpy(), b["prediction"].to_numpy())
+    return {"a": candidate_a, "b": candidate_b, "accuracy_a": bootstrap.value_a, "accuracy_b": bootstrap.value_b,
+            "difference": bootstrap.difference, "difference_low": bootstrap.low, "difference_high": bootstrap.high,
+            "bootstrap_p": bootstrap.p_value, "mcnemar_p": mcnemar.p_value, "mcnemar_method": mcnemar.method,
+            "significant": bool(bootstrap.significant), "mcnemar_significant": bool(mcnemar.significant),
+            "verdict": bootstrap.verdict}
+
+
+def provenance(command: str, seed: int) -> dict[str, Any]:
+    """What produced a results folder: the command, seed, package versions and data hashes."""
+    from labkit.paths import data_dir
+
+    packages = ("torch", "transformers", "tokenizers", "datasets", "scikit-learn", "numpy")
+    manifest = json.loads((data_dir() / "MANIFEST.json").read_text())
+    return {
+        "command": command,
+        "seed": seed,
+        "versions": {name: metadata.version(name) for name in packages},
+        "data_content_sha256": {k: v["content_sha256"] for k, v in manifest["files"].items()},
+        "cpu_count": os.cpu_count(),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
