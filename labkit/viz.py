@@ -129,26 +129,66 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str = ""
     return figure
 
 
+def grouped_bars(values: dict[str, dict[str, float]], *, title: str = "", ylabel: str = "",
+                 ax: Axes | None = None, value_format: str | None = None) -> Figure:
+    """Vertical bars grouped by category, one colour per series: ``{series: {category: value}}``.
+
+    Categories appear in first-seen order. ``value_format`` (e.g. ``"{:.2f}"``) writes each value above
+    its bar.
+    """
+    if not values:
+        raise ValueError("grouped_bars needs at least one series")
+    categories = list(dict.fromkeys(name for per_series in values.values() for name in per_series))
+    with kit_style():
+        figure, ax = new_axes(ax)
+        width = 0.8 / len(values)
+        for index, (series, per_series) in enumerate(values.items()):
+            offsets = [c + index * width - 0.4 + width / 2 for c in range(len(categories))]
+            heights = [per_series.get(name, 0) for name in categories]
+            bars = ax.bar(offsets, heights, width=width, label=series)
+            if value_format:
+                ax.bar_label(bars, labels=[value_format.format(h) for h in heights], fontsize=8, padding=2)
+        rotate = len(categories) > 4
+        ax.set_xticks(range(len(categories)), labels=categories, rotation=45 if rotate else 0,
+                      ha="right" if rotate else "center")
+        ax.grid(axis="x", visible=False)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend()
+    return figure
+
+
 def class_balance(counts: dict[str, dict[str, int]], *, title: str = "Examples per class",
                   ax: Axes | None = None) -> Figure:
     """Grouped bars of examples per class for each split: ``{split: {class name: count}}``."""
     if not counts:
         raise ValueError("class_balance needs at least one split")
+    ordered = {split: dict(sorted(per_split.items())) for split, per_split in counts.items()}
+    return grouped_bars(ordered, title=title, ylabel="examples", ax=ax)
+
+
+def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], *, title: str = "",
+               xlabel: str = "", ylabel: str = "", ax: Axes | None = None, markers: bool = True,
+               reference: float | None = None, reference_label: str = "") -> Figure:
+    """One line per named series, ``{name: (x values, y values)}``: learning and training curves.
+
+    ``reference`` draws a dashed horizontal line (chance level, a baseline's score...).
+    """
+    if not series:
+        raise ValueError("line_chart needs at least one series")
     with kit_style():
         figure, ax = new_axes(ax)
-        classes = sorted({name for per_split in counts.values() for name in per_split})
-        width = 0.8 / len(counts)
-        for index, (split, per_split) in enumerate(counts.items()):
-            offsets = [c + index * width - 0.4 + width / 2 for c in range(len(classes))]
-            ax.bar(offsets, [per_split.get(name, 0) for name in classes], width=width, label=split)
-        ax.set_xticks(range(len(classes)), labels=classes, rotation=45 if len(classes) > 4 else 0,
-                      ha="right" if len(classes) > 4 else "center")
-        ax.grid(axis="x", visible=False)
-        ax.set_ylabel("examples")
+        for name, (x, y) in series.items():
+            if len(x) != len(y):
+                raise ValueError(f"series {name!r} has {len(x)} x values but {len(y)} y values")
+            ax.plot(list(x), list(y), marker="o" if markers else None, markersize=3, label=name)
+        if reference is not None:
+            ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label=reference_label or None)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.legend()
     return figure
-
 
 
 # --- attention figures ---

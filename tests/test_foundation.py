@@ -128,3 +128,17 @@ def test_binder_pins_match_requirements() -> None:
     assert binder_pins == main_pins
     assert "download.pytorch.org/whl/cpu" in (REPO / "binder" / "requirements.txt").read_text()
     assert "pip install" in (REPO / "binder" / "postBuild").read_text()
+
+
+def test_grouped_bars_and_line_chart() -> None:
+    figure = viz.grouped_bars({"model a": {"x": 1.0, "y": 2.0}, "model b": {"y": 3.0, "z": 0.5}},
+                              value_format="{:.1f}")
+    axes = figure.axes[0]
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["x", "y", "z"]
+    assert len(axes.patches) == 6
+    curves = viz.line_chart({"a": ([1, 2, 3], [0.5, 0.6, 0.7]), "b": ([1, 2], [0.4, 0.8])}, reference=0.5)
+    assert len(curves.axes[0].lines) == 3
+    with pytest.raises(ValueError, match="2 x values but 1"):
+        viz.line_chart({"a": ([1, 2], [0.5])})
+    with pytest.raises(ValueError, match="at least one"):
+        viz.grouped_bars({})
