@@ -204,14 +204,17 @@ def scaled_dot_product_attention(
         ) from error
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
 
-    scores = torch.matmul(q, k.transpose(-2, -1)) * scale  # (..., Lq, Lk)
+    # (in-place operations below only save memory: each works on a fresh (..., Lq, Lk) tensor)
+    scores = torch.matmul(q, k.transpose(-2, -1)).mul_(scale)  # (..., Lq, Lk)
     if mask is not None:
         check_mask(mask, (*batch_shape, q.shape[-2], k.shape[-2]))
-        scores = scores.masked_fill(~mask, float("-inf"))
+        scores.masked_fill_(~mask, float("-inf"))  # exp(-inf) = 0: blocked keys get no weight
     weights = torch.softmax(scores, dim=-1)
     if mask is not None:
-        # rows where every key is blocked are NaN after softmax(-inf, ..., -inf): make them zero
-        weights = weights.masked_fill(~mask, 0.0)
+        # a row whose keys are all blocked is NaN after softmax(-inf, ..., -inf): make it zero
+        no_key = ~mask.any(dim=-1, keepdim=True)  # (..., Lq or 1, 1): small, computed on the mask only
+        if bool(no_key.any()):
+            weights = weights.masked_fill(no_key, 0.0)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p, training=True)
     return torch.matmul(weights, v), weights
