@@ -63,6 +63,34 @@ def _finetune(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _select(arguments: argparse.Namespace) -> int:
+    from labkit.finetune import DatasetError
+    from labkit.selection import compare, csv_task, paired_comparison, provenance, recommend, write_report
+
+    try:
+        task = csv_task(arguments.data, arguments.text_column, arguments.label_column,
+                        max_length=arguments.max_length)
+    except DatasetError as error:
+        print(f"labkit select: {error}", file=sys.stderr)
+        return 2
+    output = Path(arguments.output)
+    candidates = [spec for spec in arguments.candidates.split(",") if spec.strip()]
+    results = compare(task, candidates, output / "results", seed=arguments.seed, train_limit=arguments.train_limit)
+    constraints = {"max_latency_ms": arguments.max_latency_ms, "max_params": arguments.max_params,
+                   "min_metric": arguments.min_accuracy}
+    recommendation = recommend(results, **constraints)
+    best = results.iloc[0]["candidate"]
+    comparisons = [paired_comparison(output / "results", other, best, seed=arguments.seed)
+                   for other in results["candidate"].iloc[1:]]
+    given = ", ".join(f"{k}={v}" for k, v in constraints.items() if v is not None) or "no constraints"
+    report = write_report(results, output, title=f"Model selection: {task.name}",
+                          recommendations={f"Under {given}": recommendation}, comparisons=comparisons,
+                          provenance_record=provenance("labkit " + " ".join(arguments.argv), arguments.seed))
+    print(recommendation.rationale)
+    print(f"report: {report}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every ``labkit`` sub-command."""
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
@@ -95,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--seed", type=int, help="override the preset's seed")
     pretrain.set_defaults(handler=_pretrain)
     _add_finetune(commands)
+    _add_select(commands)
     return parser
 
 
@@ -113,6 +142,26 @@ def _add_finetune(commands: argparse._SubParsersAction) -> None:
     finetune.add_argument("--train-limit", type=int, help="use only this many training examples")
     finetune.add_argument("--seed", type=int, default=0)
     finetune.set_defaults(handler=_finetune)
+
+
+def _add_select(commands: argparse._SubParsersAction) -> None:
+    select = commands.add_parser(
+        "select",
+        help="compare candidate models on your own CSV and write a report with a recommendation; resumable",
+    )
+    select.add_argument("--data", required=True, help="CSV file with a text column and a label column")
+    select.add_argument("--text-column", default="text")
+    select.add_argument("--label-column", default="label")
+    select.add_argument("--candidates", default="tfidf-lr,tiny-bert,minilm-l6",
+                        help="comma-separated candidate specs (see `labkit finetune --help`)")
+    select.add_argument("--output", default="selection-report", help="folder for results and report.md")
+    select.add_argument("--max-latency-ms", type=float, help="constraint: p50 latency per example")
+    select.add_argument("--max-params", type=float, help="constraint: number of parameters")
+    select.add_argument("--min-accuracy", type=float, help="constraint: test accuracy")
+    select.add_argument("--max-length", type=int, default=128, help="tokens per text for transformers")
+    select.add_argument("--train-limit", type=int, help="use only this many training examples")
+    select.add_argument("--seed", type=int, default=0)
+    select.set_defaults(handler=_select)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -322,3 +322,260 @@ def provenance(command: str, seed: int) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# A user's own data
+# --------------------------------------------------------------------------------------------------
+
+
+def csv_task(path: str | Path, text_column: str = "text", label_column: str = "label", *,
+             validation_fraction: float = 0.1, test_fraction: float = 0.2, max_length: int = 128,
+             name: str | None = None) -> Task:
+    """A ``Task`` from a CSV file with one text column and one label column.
+
+    The file is split into train / validation / test, stratified by label, with the kit's stable
+    hash-based split (the same rows always land in the same split). Raises ``DatasetError`` with a plain
+    message for a missing file or column, rows with an empty text or label (their line numbers are
+    given), a single class, or a class too small to appear in every split.
+    """
+    from datasets import ClassLabel, Dataset, DatasetDict
+
+    from labkit.data import stratified_split
+
+    path = Path(path)
+    if not path.is_file():
+        raise finetune.DatasetError(f"no such file: {path}")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
+        raise finetune.DatasetError(f"{path.name} is not a readable CSV file: {error}") from error
+    missing = [column for column in (text_column, label_column) if column not in frame.columns]
+    if missing:
+        raise finetune.DatasetError(f"{path.name} has no column {', '.join(map(repr, missing))}; "
+                                    f"its columns are: {', '.join(frame.columns) or '(none)'}")
+    if frame.empty:
+        raise finetune.DatasetError(f"{path.name} has a header but no rows")
+    blank = frame[(frame[text_column].str.strip() == "") | (frame[label_column].str.strip() == "")]
+    if len(blank):
+        lines = ", ".join(str(i + 2) for i in blank.index[:10])  # +2: the header is line 1
+        raise finetune.DatasetError(f"{len(blank)} row(s) of {path.name} have an empty text or label "
+                                    f"(lines {lines}{', ...' if len(blank) > 10 else ''}); fix or remove them")
+    labels = frame[label_column].str.strip()
+    counts = labels.value_counts()
+    if len(counts) < 2:
+        raise finetune.DatasetError(f"{path.name} has a single class ({counts.index[0]!r}); a classifier "
+                                    "needs at least two")
+    smallest_needed = max(3, int(np.ceil(1 / min(validation_fraction, test_fraction))))
+    too_small = counts[counts < smallest_needed]
+    if len(too_small):
+        raise finetune.DatasetError(
+            f"class(es) {', '.join(map(repr, too_small.index))} have fewer than {smallest_needed} rows, too few to "
+            "appear in train, validation and test")
+    names = sorted(counts.index)
+    splits = stratified_split([f"row-{i}" for i in range(len(frame))], labels.tolist(),
+                              {"test": test_fraction, "validation": validation_fraction,
+                               "train": 1 - test_fraction - validation_fraction})
+    frame = pd.DataFrame({"text": frame[text_column].str.strip(), "label": labels.map(names.index), "split": splits})
+    dataset = DatasetDict({
+        split: Dataset.from_pandas(frame[frame["split"] == split].drop(columns="split").reset_index(drop=True),
+                                   preserve_index=False).cast_column("label", ClassLabel(names=names))
+        for split in ("train", "validation", "test")
+    })
+    return Task(name or path.stem, dataset, max_length=max_length)
+
+
+# --------------------------------------------------------------------------------------------------
+# Learning curves over training-set size
+# --------------------------------------------------------------------------------------------------
+
+
+def learning_curve(task: Task | str, candidates: Sequence[Candidate | str], sizes: Sequence[int],
+                   output: str | Path, *, seed: int = 0, overrides: dict[str, Any] | None = None,
+                   progress: bool = True, log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Run ``compare`` once per training-set size (a seeded sample of the train split); one table.
+
+    Each size has its own folder ``<output>/train-<size>/``, so the curve is resumable like ``compare``.
+    A size larger than the train split is clipped to it.
+    """
+    task = builtin_task(task) if isinstance(task, str) else task
+    if not sizes or min(sizes) < 2:
+        raise ValueError(f"sizes must be training-set sizes of at least 2, got {list(sizes)}")
+    available = len(task.dataset["train"])
+    tables = []
+    for size in sorted({min(int(size), available) for size in sizes}):
+        log(f"training-set size {size}")
+        tables.append(compare(task, candidates, Path(output) / f"train-{size}", seed=seed,
+                              train_limit=None if size == available else size, overrides=overrides,
+                              progress=progress, log=log))
+    return pd.concat(tables, ignore_index=True).sort_values(["train_examples", "candidate"], ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pareto front and recommendation
+# --------------------------------------------------------------------------------------------------
+
+DEFAULT_OBJECTIVES: dict[str, str] = {"accuracy": "max", "latency_ms_p50": "min", "parameters": "min"}
+
+
+def pareto_front(results: pd.DataFrame, objectives: dict[str, str] | None = None) -> pd.Series:
+    """Which rows are Pareto-optimal: no other row is at least as good on every objective and better on one.
+
+    ``objectives`` maps a column to ``"max"`` or ``"min"`` (default: accuracy up, latency and size down).
+    Returns a boolean Series aligned with ``results``.
+    """
+    objectives = objectives or DEFAULT_OBJECTIVES
+    for column, direction in objectives.items():
+        if column not in results.columns:
+            raise KeyError(f"results have no column {column!r} (columns: {', '.join(results.columns)})")
+        if direction not in {"max", "min"}:
+            raise ValueError(f"objective {column!r} must be 'max' or 'min', got {direction!r}")
+    # turn every objective into "larger is better"
+    scores = np.column_stack([results[c].to_numpy(dtype=float) * (1 if d == "max" else -1)
+                              for c, d in objectives.items()])
+    dominated = np.zeros(len(results), dtype=bool)
+    for i in range(len(results)):
+        at_least_as_good = (scores >= scores[i]).all(axis=1)
+        strictly_better = (scores > scores[i]).any(axis=1)
+        dominated[i] = bool((at_least_as_good & strictly_better).any())
+    return pd.Series(~dominated, index=results.index, name="pareto_optimal")
+
+
+@dataclass
+class Recommendation:
+    """The outcome of ``recommend``: the choice (or None), why, and what each constraint ruled out."""
+
+    choice: str | None
+    rationale: str
+    feasible: pd.DataFrame
+    ruled_out: dict[str, str]
+
+    def __str__(self) -> str:
+        return self.rationale
+
+
+def recommend(results: pd.DataFrame, *, metric: str = "accuracy", max_latency_ms: float | None = None,
+              max_params: float | None = None, min_metric: float | None = None,
+              max_train_seconds: float | None = None, max_size_mb: float | None = None) -> Recommendation:
+    """Pick the candidate with the best ``metric`` among those meeting every given constraint.
+
+    Constraints are upper bounds on ``latency_ms_p50``, ``parameters``, ``train_seconds`` and
+    ``size_mb`` and a lower bound on ``metric``. Ties on the metric go to fewer parameters, then lower
+    latency. When nothing fits, ``choice`` is ``None`` and the rationale says which constraints bind and
+    what the closest candidates achieve.
+    """
+    if results.empty:
+        raise ValueError("no results to choose from")
+    if metric not in results.columns:
+        raise KeyError(f"results have no column {metric!r}")
+    constraints = [  # (column, bound, "max" if the bound is an upper limit, what it is, unit)
+        ("latency_ms_p50", max_latency_ms, "max", "latency (p50)", " ms"),
+        ("parameters", max_params, "max", "parameters", ""),
+        ("train_seconds", max_train_seconds, "max", "training time", " s"),
+        ("size_mb", max_size_mb, "max", "size on disk", " MB"),
+        (metric, min_metric, "min", metric, ""),
+    ]
+    ruled_out: dict[str, str] = {}
+    keep = pd.Series(True, index=results.index)
+    for column, bound, kind, what, unit in constraints:
+        if bound is None:
+            continue
+        if column not in results.columns:
+            raise KeyError(f"results have no column {column!r} for this constraint")
+        fails = results[column] > bound if kind == "max" else results[column] < bound
+        for index in results.index[fails]:
+            name = results.at[index, "candidate"]
+            reason = (f"{what} {results.at[index, column]:,.3g}{unit}, "
+                      f"{'over' if kind == 'max' else 'under'} the limit of {bound:,.3g}{unit}")
+            ruled_out[name] = f"{ruled_out[name]}; {reason}" if name in ruled_out else reason
+        keep &= ~fails
+    feasible = results[keep].sort_values([metric, "parameters", "latency_ms_p50"], ascending=[False, True, True])
+    asked = [f"{what} {'<=' if kind == 'max' else '>='} {bound:,.3g}{unit}"
+             for column, bound, kind, what, unit in constraints if bound is not None]
+    asked_text = ", ".join(asked) if asked else "no constraints"
+    if feasible.empty:
+        closest = results.sort_values(metric, ascending=False).head(3)
+        lines = [f"No candidate meets all constraints ({asked_text})."]
+        lines += [f"- {row.candidate}: {ruled_out.get(row.candidate, '')}" for row in closest.itertuples()]
+        lines.append("Relax the binding constraint, or consider a smaller model or a classical baseline.")
+        return Recommendation(None, "\n".join(lines), feasible, ruled_out)
+    best = feasible.iloc[0]
+    text = (f"Choose {best['candidate']}: {metric} {best[metric]:.3f}"
+            + (f" (95% CI {best[metric + '_low']:.3f} to {best[metric + '_high']:.3f})"
+               if f"{metric}_low" in best else "")
+            + f", {best['parameters']:,.0f} parameters, {best['latency_ms_p50']:.2f} ms per example; "
+            f"it is the best of {len(feasible)} candidate(s) meeting {asked_text}.")
+    if len(feasible) > 1:
+        runner_up = feasible.iloc[1]
+        text += (f" Runner-up: {runner_up['candidate']} ({metric} {runner_up[metric]:.3f}); check whether the "
+                 "gap is real with a paired test before paying for the difference.")
+    if ruled_out:
+        text += " Ruled out: " + "; ".join(f"{name} ({why})" for name, why in ruled_out.items()) + "."
+    return Recommendation(str(best["candidate"]), text, feasible, ruled_out)
+
+
+# --------------------------------------------------------------------------------------------------
+# A report to hand to a colleague
+# --------------------------------------------------------------------------------------------------
+
+
+def write_report(results: pd.DataFrame, output: str | Path, *, title: str = "Model selection report",
+                 recommendations: dict[str, Recommendation] | None = None,
+                 comparisons: Sequence[dict[str, Any]] = (), provenance_record: dict[str, Any] | None = None) -> Path:
+    """Write ``report.md`` with its figures (PNG) into ``output``; return the report's path.
+
+    The report has the results table, a forest plot of accuracy with confidence intervals, the Pareto
+    plot of accuracy against latency, the paired comparisons given, and each recommendation's rationale.
+    """
+    from labkit import viz
+
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    results = results.copy()
+    results["pareto_optimal"] = pareto_front(results)
+    forest = viz.metric_forest_plot(
+        {row.candidate: (row.accuracy, row.accuracy_low, row.accuracy_high) for row in results.itertuples()},
+        metric="test accuracy", title="Test accuracy (95% bootstrap CI)")
+    forest.savefig(output / "accuracy.png")
+    scatter = viz.pareto_scatter(list(results["candidate"]), list(results["latency_ms_p50"]),
+                                 list(results["accuracy"]), list(results["pareto_optimal"]),
+                                 sizes=list(results["parameters"]), title="Accuracy vs latency (marker area: parameters)")
+    scatter.savefig(output / "pareto.png")
+    columns = ["candidate", "accuracy", "accuracy_low", "accuracy_high", "f1", "ece", "parameters", "size_mb",
+               "train_seconds", "latency_ms_p50", "latency_ms_p95", "throughput_per_second", "pareto_optimal"]
+    table = results[[c for c in columns if c in results.columns]]
+    lines = [f"# {title}", "", f"Task: **{results['task'].iloc[0]}**, {int(results['train_examples'].max()):,} "
+             f"training and {int(results['test_examples'].iloc[0]):,} test examples.", ""]
+    if recommendations:
+        lines += ["## Recommendations", ""]
+        for budget, recommendation in recommendations.items():
+            lines += [f"**{budget}.** " + recommendation.rationale.replace("\n", "  \n"), ""]
+    lines += ["## Results", "", _markdown_table(table), "",
+              "Accuracy and F1 carry 95% percentile-bootstrap intervals over the test set; latency is the "
+              "median time to classify one example (batch 1) on the machine that ran the comparison.", "",
+              "![accuracy](accuracy.png)", "", "![pareto](pareto.png)", ""]
+    if comparisons:
+        lines += ["## Paired comparisons", ""]
+        lines += [f"- {c['verdict']} McNemar ({c['mcnemar_method']}): p = {c['mcnemar_p']:.3g}." for c in comparisons]
+        lines.append("")
+    if provenance_record:
+        lines += ["## How this was produced", "", "```", json.dumps(provenance_record, indent=2), "```", ""]
+    path = output / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, (bool, np.bool_)):
+            return "yes" if value else ""
+        if isinstance(value, (int, np.integer)):
+            return f"{value:,}"
+        if isinstance(value, (float, np.floating)):
+            return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
+        return str(value)
+
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])

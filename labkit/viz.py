@@ -465,3 +465,45 @@ def metric_forest_plot(intervals: dict[str, object], *, metric: str = "", title:
         ax.set_xlabel(metric)
         ax.set_title(title)
     return figure
+
+
+# --- selection figures ---
+
+
+def pareto_scatter(names: Sequence[str], cost: Sequence[float], quality: Sequence[float],
+                   optimal: Sequence[bool], *, sizes: Sequence[float] | None = None,
+                   cost_label: str = "latency per example (ms)", quality_label: str = "test accuracy",
+                   log_cost: bool = True, title: str = "Quality vs cost", ax: Axes | None = None) -> Figure:
+    """Candidates as points (cost on x, quality on y); Pareto-optimal ones joined by a step line.
+
+    ``sizes`` (e.g. parameter counts) scales the markers' areas. Upper-left is better.
+    """
+    if not (len(names) == len(cost) == len(quality) == len(optimal)):
+        raise ValueError("names, cost, quality and optimal must have the same length")
+    if len(names) == 0:
+        raise ValueError("pareto_scatter needs at least one candidate")
+    import numpy as np
+
+    with kit_style():
+        figure, ax = new_axes(ax)
+        cost, quality, optimal = np.asarray(cost, float), np.asarray(quality, float), np.asarray(optimal, bool)
+        if sizes is None:
+            areas = np.full(len(names), 60.0)
+        else:
+            relative = np.sqrt(np.asarray(sizes, float) / max(float(np.max(sizes)), 1e-12))
+            areas = 30 + 400 * relative
+        ax.scatter(cost[~optimal], quality[~optimal], s=areas[~optimal], color=PALETTE[7], alpha=0.35,
+                   label="dominated")
+        ax.scatter(cost[optimal], quality[optimal], s=areas[optimal], color=PALETTE[0], alpha=0.8,
+                   label="Pareto-optimal")
+        order = np.argsort(cost[optimal])
+        ax.step(cost[optimal][order], quality[optimal][order], where="post", color=PALETTE[0], linewidth=1)
+        for name, x, y in zip(names, cost, quality):
+            ax.annotate(name, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
+        if log_cost:
+            ax.set_xscale("log")
+        ax.set_xlabel(cost_label)
+        ax.set_ylabel(quality_label)
+        ax.set_title(title)
+        ax.legend(loc="lower right")
+    return figure

@@ -127,3 +127,124 @@ def test_provenance_records_versions_and_data() -> None:
     assert record["seed"] == 3 and record["versions"]["torch"].startswith("2.13")
     assert "sentiment/movies.parquet" in record["data_content_sha256"]
     json.dumps(record)
+
+
+def results_frame(rows: list[tuple[str, float, float, float]]) -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame([{"candidate": name, "accuracy": accuracy, "latency_ms_p50": latency, "parameters": params,
+                          "train_seconds": 1.0, "size_mb": params / 1e6} for name, accuracy, latency, params in rows])
+
+
+def test_pareto_front_on_a_known_example() -> None:
+    table = results_frame([
+        ("big-accurate", 0.90, 20.0, 20e6),   # best accuracy: optimal
+        ("small-fast", 0.80, 1.0, 1e6),       # fastest and smallest: optimal
+        ("dominated", 0.79, 2.0, 2e6),        # worse than small-fast on everything
+        ("middle", 0.85, 5.0, 5e6),           # a real trade-off: optimal
+        ("tie-copy", 0.80, 1.0, 1e6),         # equal to small-fast: neither dominates the other
+    ])
+    assert selection.pareto_front(table).tolist() == [True, True, False, True, True]
+    only_accuracy = selection.pareto_front(table, {"accuracy": "max"})
+    assert only_accuracy.tolist() == [True, False, False, False, False]
+    with pytest.raises(KeyError, match="no column 'f1'"):
+        selection.pareto_front(table, {"f1": "max"})
+
+
+def test_recommend_honours_every_constraint() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(rng.integers(1, 8))
+        table = results_frame([(f"m{i}", float(rng.uniform(0.5, 0.95)), float(rng.uniform(0.1, 50)),
+                                float(rng.uniform(1e5, 5e7))) for i in range(n)])
+        limits = {"max_latency_ms": float(rng.uniform(0.1, 60)) if rng.random() < 0.7 else None,
+                  "max_params": float(rng.uniform(1e5, 6e7)) if rng.random() < 0.7 else None,
+                  "min_metric": float(rng.uniform(0.5, 0.95)) if rng.random() < 0.5 else None}
+        feasible = table.copy()
+        if limits["max_latency_ms"] is not None:
+            feasible = feasible[feasible["latency_ms_p50"] <= limits["max_latency_ms"]]
+        if limits["max_params"] is not None:
+            feasible = feasible[feasible["parameters"] <= limits["max_params"]]
+        if limits["min_metric"] is not None:
+            feasible = feasible[feasible["accuracy"] >= limits["min_metric"]]
+        choice = selection.recommend(table, **limits)
+        if feasible.empty:
+            assert choice.choice is None and "No candidate meets" in choice.rationale
+        else:
+            assert choice.choice == feasible.loc[feasible["accuracy"].idxmax(), "candidate"]
+            assert choice.choice in choice.rationale
+        assert set(choice.ruled_out) == set(table["candidate"]) - set(feasible["candidate"])
+
+
+def test_recommend_explains_itself() -> None:
+    table = results_frame([("big", 0.9, 20.0, 2e7), ("small", 0.8, 1.0, 1e6)])
+    fast = selection.recommend(table, max_latency_ms=5)
+    assert fast.choice == "small" and "big (latency (p50) 20 ms, over the limit of 5 ms)" in fast.rationale
+    nothing = selection.recommend(table, max_latency_ms=0.5, min_metric=0.95)
+    assert nothing.choice is None and "big" in nothing.rationale and "Relax" in nothing.rationale
+    assert selection.recommend(table).choice == "big"
+    with pytest.raises(ValueError, match="no results"):
+        selection.recommend(table.iloc[0:0])
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], header: str = "review,sentiment") -> Path:
+    import csv
+
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header.split(","))
+        writer.writerows(rows)
+    return path
+
+
+def test_csv_task_and_its_errors(tmp_path: Path) -> None:
+    data = toy_sentiment(sizes=(60, 20, 20))
+    rows = [(text, "pos" if label else "neg") for split in data.values() for text, label in zip(split["text"], split["label"])]
+    task = selection.csv_task(write_csv(tmp_path / "reviews.csv", rows), "review", "sentiment")
+    assert task.name == "reviews" and sum(len(s) for s in task.dataset.values()) == 100
+    assert task.dataset["train"].features["label"].names == ["neg", "pos"]
+    assert len(task.dataset["test"]) == 20 and len(task.dataset["validation"]) == 10
+    with pytest.raises(selection.finetune.DatasetError, match="no column 'text'.*columns are: review, sentiment"):
+        selection.csv_task(tmp_path / "reviews.csv")
+    with pytest.raises(selection.finetune.DatasetError, match="single class"):
+        selection.csv_task(write_csv(tmp_path / "one.csv", [(t, "pos") for t, _ in rows]), "review", "sentiment")
+    with pytest.raises(selection.finetune.DatasetError, match=r"2 row\(s\).*lines 3, 5"):
+        broken = list(rows)
+        broken[1], broken[3] = ("", "pos"), ("fine film", " ")
+        selection.csv_task(write_csv(tmp_path / "gaps.csv", broken), "review", "sentiment")
+    with pytest.raises(selection.finetune.DatasetError, match="no rows"):
+        selection.csv_task(write_csv(tmp_path / "empty.csv", []), "review", "sentiment")
+    with pytest.raises(selection.finetune.DatasetError, match="no such file"):
+        selection.csv_task(tmp_path / "missing.csv")
+    with pytest.raises(selection.finetune.DatasetError, match="fewer than"):
+        selection.csv_task(write_csv(tmp_path / "rare.csv", rows + [("odd one", "neutral")]), "review", "sentiment")
+
+
+def test_select_cli_end_to_end(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from labkit.cli import main
+
+    data = toy_sentiment(sizes=(80, 20, 20))
+    rows = [(text, "pos" if label else "neg") for split in data.values() for text, label in zip(split["text"], split["label"])]
+    csv_path = write_csv(tmp_path / "reviews.csv", rows, header="text,label")
+    arguments = ["select", "--data", str(csv_path), "--candidates", f"tfidf-lr,{tiny_model_dir}",
+                 "--output", str(tmp_path / "out"), "--max-latency-ms", "1000", "--max-length", "16"]
+    assert main(arguments) == 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "Choose " in report and "tfidf-lr" in report and "| candidate |" in report
+    assert (tmp_path / "out" / "pareto.png").stat().st_size > 1000
+    assert "report:" in capsys.readouterr().out
+    # a rerun resumes: both candidates are skipped
+    assert main(arguments) == 0
+    assert capsys.readouterr().out.count("already done, skipped") == 2
+    # a bad CSV fails cleanly, with a message and exit code 2
+    assert main(["select", "--data", str(csv_path), "--text-column", "body", "--output", str(tmp_path / "x")]) == 2
+    assert "no column 'body'" in capsys.readouterr().err
+
+
+def test_learning_curve_runs_each_size(tmp_path: Path) -> None:
+    task = selection.Task("toy", toy_sentiment(sizes=(200, 40, 40)), max_length=16)
+    curve = selection.learning_curve(task, ["tfidf-lr"], [20, 100, 10_000], tmp_path, log=lambda m: None)
+    assert curve["train_examples"].tolist() == [20, 100, 200]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train-100", "train-20", "train-200"]
+    with pytest.raises(ValueError, match="at least 2"):
+        selection.learning_curve(task, ["tfidf-lr"], [1], tmp_path)
