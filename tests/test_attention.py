@@ -114,6 +114,16 @@ def test_sdpa_cross_attention_different_lengths_and_scale() -> None:
     assert (ours - expected).abs().max().item() <= TOLERANCE
 
 
+def test_fully_blocked_row_gives_zeros_like_torch() -> None:
+    """Left padding + causal leaves the first query with no allowed key: zeros, not NaN, as in PyTorch."""
+    generator = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(1, 2, 4, 8, generator=generator) for _ in range(3))
+    mask = A.combine_masks(A.padding_mask(torch.tensor([[0, 1, 1, 1]])), A.causal_mask(4))
+    ours, weights = A.scaled_dot_product_attention(q, k, v, mask)
+    assert not torch.isnan(ours).any() and weights[0, :, 0].abs().sum().item() == 0.0
+    assert (ours - F.scaled_dot_product_attention(q, k, v, attn_mask=mask)).abs().max().item() <= TOLERANCE
+
+
 def test_mask_changes_the_result() -> None:
     """Guard against a mask that is silently ignored."""
     generator = torch.Generator().manual_seed(0)
