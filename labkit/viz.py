@@ -57,6 +57,27 @@ STYLE: dict[str, object] = {
 }
 
 
+def _show_figures_in_notebooks() -> None:
+    """Make a ``Figure`` returned as a notebook cell's value display as a PNG, whatever the backend.
+
+    Our figures are built without pyplot, so they would otherwise show only as text unless the
+    notebook ran ``%matplotlib inline`` first.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:  # pragma: no cover - IPython comes with Jupyter
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    shell.display_formatter.formatters["image/png"].for_type(
+        Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight"))
+
+
+_show_figures_in_notebooks()
+
+
 @contextlib.contextmanager
 def kit_style() -> Iterator[None]:
     """Context manager that applies the kit's one figure style."""

@@ -142,3 +142,16 @@ def test_grouped_bars_and_line_chart() -> None:
         viz.line_chart({"a": ([1, 2], [0.5])})
     with pytest.raises(ValueError, match="at least one"):
         viz.grouped_bars({})
+
+
+def test_figures_display_as_png_in_a_notebook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Figures built without pyplot still render when returned as a cell's value."""
+    import IPython
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    figure = viz.bar_chart(["a"], [1.0])
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    viz._show_figures_in_notebooks()
+    formatted, _ = shell.display_formatter.format(figure)
+    assert formatted["image/png"][:4] == b"\x89PNG"
