@@ -48,15 +48,12 @@ def _pretrain(arguments: argparse.Namespace) -> int:
 
 
 def _finetune(arguments: argparse.Namespace) -> int:
-    import json
-
-    from labkit.selection import compare, provenance
+    from labkit.selection import compare, record_provenance
 
     output = Path(arguments.output or f"data/results/finetune-{arguments.task}")
     candidates = [spec for spec in arguments.candidates.split(",") if spec.strip()]
     table = compare(arguments.task, candidates, output, seed=arguments.seed, train_limit=arguments.train_limit)
-    command = "labkit " + " ".join(arguments.argv)
-    (output / "provenance.json").write_text(json.dumps(provenance(command, arguments.seed), indent=2) + "\n")
+    record_provenance(output, "labkit " + " ".join(arguments.argv), arguments.seed)
     columns = ["candidate", "accuracy", "accuracy_low", "accuracy_high", "f1", "parameters", "train_seconds",
                "latency_ms_p50"]
     print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))

@@ -36,7 +36,7 @@ from labkit import evaluation, finetune
 
 # Training recipes per model family. Chosen once, on validation data, never on test data.
 RECIPES: dict[str, dict[str, Any]] = {
-    "minilm-l6": {"learning_rate": 5e-5, "epochs": 3, "batch_size": 32, "evaluations_per_epoch": 2},
+    "minilm-l6": {"learning_rate": 5e-5, "epochs": 2, "batch_size": 32, "evaluations_per_epoch": 2},
     "tiny-bert": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32, "evaluations_per_epoch": 2},
     "tiny-gpt": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32, "evaluations_per_epoch": 2},
     "default": {"learning_rate": 5e-5, "epochs": 3, "batch_size": 32, "evaluations_per_epoch": 2},
@@ -308,6 +308,24 @@ def paired_comparison(output: str | Path, candidate_a: str, candidate_b: str, *,
             "verdict": bootstrap.verdict}
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def record_provenance(output: str | Path, command: str, seed: int) -> Path:
+    """Append this run's provenance to ``<output>/provenance.json`` (a list: one entry per invocation)."""
+    path = Path(output) / "provenance.json"
+    runs = json.loads(path.read_text())["runs"] if path.is_file() else []
+    runs.append(provenance(command, seed))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
 def provenance(command: str, seed: int) -> dict[str, Any]:
     """What produced a results folder: the command, seed, package versions and data hashes."""
     from labkit.paths import data_dir
@@ -320,6 +338,7 @@ def provenance(command: str, seed: int) -> dict[str, Any]:
         "versions": {name: metadata.version(name) for name in packages},
         "data_content_sha256": {k: v["content_sha256"] for k, v in manifest["files"].items()},
         "cpu_count": os.cpu_count(),
+        "torch_threads": _torch_threads(),
         "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
 

@@ -122,11 +122,15 @@ def test_bad_input(tmp_path: Path) -> None:
         selection.load_results(tmp_path)
 
 
-def test_provenance_records_versions_and_data() -> None:
+def test_provenance_records_versions_and_data(tmp_path: Path) -> None:
     record = selection.provenance("labkit finetune --task sentiment", seed=3)
     assert record["seed"] == 3 and record["versions"]["torch"].startswith("2.13")
-    assert "sentiment/movies.parquet" in record["data_content_sha256"]
+    assert "sentiment/movies.parquet" in record["data_content_sha256"] and record["torch_threads"] >= 1
     json.dumps(record)
+    selection.record_provenance(tmp_path, "labkit finetune --candidates a", seed=0)
+    selection.record_provenance(tmp_path, "labkit finetune --candidates b", seed=0)
+    runs = json.loads((tmp_path / "provenance.json").read_text())["runs"]
+    assert [run["command"] for run in runs] == ["labkit finetune --candidates a", "labkit finetune --candidates b"]
 
 
 def results_frame(rows: list[tuple[str, float, float, float]]) -> "pd.DataFrame":
