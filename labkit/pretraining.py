@@ -58,7 +58,7 @@ GPT_END_OF_TEXT = "<|endoftext|>"
 # sentences and tokenizers
 # --------------------------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -136,7 +136,7 @@ def tokenize_documents(tokenizer: Any, texts: Sequence[str]) -> list[list[list[i
     documents = []
     for text in texts:
         sentences = split_sentences(text)
-        encoded = tokenizer(sentences, add_special_tokens=False)["input_ids"] if sentences else []
+        encoded = tokenizer(sentences, add_special_tokens=False, verbose=False)["input_ids"] if sentences else []
         documents.append([ids for ids in encoded if ids])
     return documents
 
@@ -361,6 +361,31 @@ def replacement_ids_for(tokenizer: Any) -> torch.Tensor:
     """The ids a random MLM replacement may draw: the whole vocabulary minus special/added tokens."""
     special = set(tokenizer.all_special_ids)
     return torch.tensor([i for i in range(len(tokenizer)) if i not in special], dtype=torch.long)
+
+
+def format_masked(tokenizer: Any, original_ids: torch.Tensor, masked_ids: torch.Tensor, labels: torch.Tensor,
+                  skip_padding: bool = True) -> str:
+    """One sequence as text with the MLM corruption marked (all arguments ``(L,)``).
+
+    ``[MASK]>word`` a selected token replaced by ``[MASK]`` (``word`` is what the model must predict),
+    ``~rnd~>word`` replaced by a random token, ``=word=`` selected but kept; other tokens as they are.
+    """
+    if not (original_ids.shape == masked_ids.shape == labels.shape) or original_ids.ndim != 1:
+        raise ValueError("format_masked takes three 1-D tensors of the same length (one sequence)")
+    pieces = []
+    for original, shown, label in zip(original_ids.tolist(), masked_ids.tolist(), labels.tolist()):
+        if skip_padding and original == tokenizer.pad_token_id:
+            continue
+        word = tokenizer.convert_ids_to_tokens(original)
+        if label == IGNORE_INDEX:
+            pieces.append(word)
+        elif shown == tokenizer.mask_token_id:
+            pieces.append(f"[MASK]>{word}")
+        elif shown != original:
+            pieces.append(f"~{tokenizer.convert_ids_to_tokens(shown)}~>{word}")
+        else:
+            pieces.append(f"={word}=")
+    return " ".join(pieces)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -646,7 +671,7 @@ class GPTData:
     def __init__(self, tokenizer: Any, train_texts: Sequence[str], eval_texts: Sequence[str], config: PretrainConfig):
         self.tokenizer = tokenizer
         self.config = config
-        encode = lambda texts: tokenizer(list(texts), add_special_tokens=False)["input_ids"]  # noqa: E731
+        encode = lambda texts: tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"] if texts else []  # noqa: E731
         self.train_docs = encode(train_texts)
         self.eval_docs = encode(eval_texts)
         self._epoch: int | None = None
@@ -813,18 +838,26 @@ def pretrain(
     stop_after_steps: int | None = None,
     final_eval_limit: int | None = None,
     command: str | None = None,
+    tokenizer: Any = None,
+    print_metrics: bool = True,
 ) -> PretrainResult:
     """Pretrain a BERT (MLM + NSP) or GPT (causal LM) from scratch; resumable.
 
     ``run_dir`` holds the tokenizer, ``state.pt`` (model, optimizer, data cursor: written atomically
     every ``checkpoint_every_s`` seconds and at the end) and ``log.csv``. The schedule length is
-    ``max_steps``, or, with ``minutes``, estimated from the speed of the first 20 steps and re-estimated at
-    every evaluation from the recent speed, so the run ends on time on a shared machine (the learning-rate
-    schedule then follows the time budget; with ``max_steps`` it is a pure function of the step). ``resume=True`` continues from
-    ``state.pt`` and gives the same weights as an uninterrupted run. ``stop_after_steps`` simulates an
-    interruption (for tests). With ``output_dir`` the final model is exported there as a transformers
-    checkpoint (float16 safetensors + tokenizer + ``training.json`` + ``training_log.csv``).
-    ``train_texts``/``eval_texts`` default to the corpus's train/validation speeches.
+    ``max_steps``, or, with ``minutes``, estimated from the speed of the first 20 steps and re-estimated
+    at every evaluation from the recent speed, so the run ends on time on a shared machine (the
+    learning-rate schedule then follows the time budget; with ``max_steps`` it is a pure function of the
+    step). ``resume=True`` continues from ``state.pt`` and gives the same weights as an uninterrupted
+    run (with ``max_steps``). Without a progress bar (``progress=False``) each evaluation is printed as
+    a JSON line unless ``print_metrics=False``. ``stop_after_steps`` simulates an interruption (for
+    tests). With ``output_dir`` the final model is exported there as a transformers checkpoint (float16
+    safetensors + tokenizer + ``training.json`` + ``training_log.csv``).
+
+    ``train_texts``/``eval_texts`` default to the corpus's train/validation speeches. ``tokenizer``
+    reuses an existing tokenizer instead of training one (``tokenizers``' WordPiece trainer breaks ties
+    between equally frequent pieces differently from run to run, so two trainings can differ by a few
+    vocabulary entries; a run's tokenizer is saved with it, and that saved tokenizer is what counts).
     """
     from accelerate import Accelerator
     from tqdm.auto import tqdm
@@ -853,6 +886,9 @@ def pretrain(
     tokenizer_dir = run_dir / "tokenizer"
     if resume:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    elif tokenizer is not None:
+        if accelerator.is_main_process:
+            tokenizer.save_pretrained(tokenizer_dir)
     else:
         trainer = train_wordpiece_tokenizer if config.kind == "bert" else train_bpe_tokenizer
         tokenizer = trainer(train_texts, vocab_size=config.vocab_size)
@@ -960,7 +996,7 @@ def pretrain(
                    **{f"val_{k}": v for k, v in metrics.items()}}
             log.append(row)
             bar.set_postfix({k: round(v, 3) for k, v in metrics.items() if isinstance(v, float)}, refresh=False)
-            if not progress and accelerator.is_main_process:
+            if print_metrics and not progress and accelerator.is_main_process:
                 print(json.dumps(row), flush=True)
         if stop_after_steps is not None and step >= stop_after_steps and (total_steps is None or step < total_steps):
             interrupted = True
@@ -1053,6 +1089,22 @@ def shipped_checkpoint(name: str) -> Path:
     from labkit.paths import data_dir
 
     return data_dir() / "checkpoints" / name
+
+
+def shipped_record(name_or_path: str | Path) -> dict[str, Any]:
+    """The ``training.json`` of a shipped checkpoint (by registry name or folder)."""
+    path = Path(name_or_path)
+    folder = path if path.is_dir() else shipped_checkpoint(str(name_or_path))
+    if not (folder / "training.json").is_file():
+        raise FileNotFoundError(f"no training.json in {folder}: train it with `labkit pretrain --preset ...`")
+    return json.loads((folder / "training.json").read_text())
+
+
+def config_from_checkpoint(name_or_path: str | Path) -> PretrainConfig:
+    """The :class:`PretrainConfig` a shipped checkpoint was trained with (from its ``training.json``)."""
+    preset = dict(shipped_record(name_or_path)["preset"])
+    preset["adam_betas"] = tuple(preset["adam_betas"])
+    return PretrainConfig(**preset)
 
 
 def load_training_log(name_or_path: str | Path) -> list[dict[str, float]]:

@@ -528,3 +528,47 @@ def pareto_scatter(names: Sequence[str], cost: Sequence[float], quality: Sequenc
         ax.set_title(title)
         ax.legend(loc="lower right")
     return figure
+
+
+# --- pretraining figures ---
+
+
+def pretraining_curves(log: Sequence[dict[str, float]], *, title: str = "", x: str = "step",
+                       cell_size: Sequence[float] = (4.2, 3.2)) -> Figure:
+    """How a pretraining run's held-out metrics grew, from its log (``training_log.csv`` rows).
+
+    One panel per quantity present in the rows: MLM accuracy and NSP accuracy (with chance at 0.5),
+    MLM perplexity (log scale) for a BERT log; perplexity for a GPT log; training loss when logged.
+    ``x`` is the column on the horizontal axis (``step``, ``tokens`` or ``seconds``).
+    """
+    if not log:
+        raise ValueError("pretraining_curves needs at least one logged row")
+    panels = [
+        ("held-out accuracy", ["val_mlm_accuracy", "val_nsp_accuracy", "val_next_token_accuracy"], False),
+        ("held-out perplexity", ["val_mlm_perplexity", "val_perplexity"], True),
+        ("training loss", ["train_loss", "train_mlm_loss", "train_nsp_loss"], False),
+    ]
+    panels = [(name, [key for key in keys if any(key in row for row in log)], logy) for name, keys, logy in panels]
+    panels = [panel for panel in panels if panel[1]]
+    if not panels:
+        raise ValueError("no known metric columns in the log (expected val_mlm_accuracy, val_perplexity...)")
+    labels = {"val_mlm_accuracy": "MLM accuracy", "val_nsp_accuracy": "NSP accuracy",
+              "val_next_token_accuracy": "next-token accuracy", "val_mlm_perplexity": "MLM perplexity",
+              "val_perplexity": "perplexity", "train_loss": "total", "train_mlm_loss": "MLM",
+              "train_nsp_loss": "NSP"}
+    with kit_style():
+        figure, axes = new_grid(1, len(panels), cell_size=cell_size)
+        for ax, (name, keys, logy) in zip(axes[0], panels):
+            for key in keys:
+                rows = [row for row in log if key in row and x in row]
+                ax.plot([row[x] for row in rows], [row[key] for row in rows], label=labels.get(key, key))
+            if "val_nsp_accuracy" in keys:
+                ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="NSP chance")
+            if logy:
+                ax.set_yscale("log")
+            ax.set_xlabel(x)
+            ax.set_title(name, fontsize=10)
+            ax.legend(fontsize=8)
+        if title:
+            figure.suptitle(title, fontweight="bold")
+    return figure
