@@ -81,20 +81,21 @@ REGISTRY: dict[str, RegisteredModel] = {
         ),
         RegisteredModel(
             name="tiny-bert",
-            description="the kit's own BERT (MLM + NSP), pretrained on the State of the Union corpus",
+            description="the kit's own BERT (BertForPreTraining: MLM + NSP heads; 2 layers, hidden 128, 2 heads, "
+            "1.6M parameters, uncased 8k WordPiece), pretrained on the State of the Union corpus",
             tasks=("base", "masked-lm", "pretraining", "sequence-classification"),
             locate=_checkpoint("tiny-bert"),
             licence="Apache-2.0 (the kit's own weights)",
-            how_to_get="labkit pretrain --preset tiny-bert (see data/README.md)",
+            how_to_get="labkit pretrain --preset tiny-bert --minutes 75 (see data/README.md)",
         ),
         RegisteredModel(
             name="tiny-gpt",
-            description="the kit's own GPT-style causal language model, pretrained on the State of the "
-            "Union corpus",
+            description="the kit's own GPT-2-style causal language model (GPT2LMHeadModel; 4 layers, hidden 128, "
+            "4 heads, 2.0M parameters, 8k byte-level BPE), pretrained on the State of the Union corpus",
             tasks=("base", "causal-lm", "sequence-classification"),
             locate=_checkpoint("tiny-gpt"),
             licence="Apache-2.0 (the kit's own weights)",
-            how_to_get="labkit pretrain --preset tiny-gpt (see data/README.md)",
+            how_to_get="labkit pretrain --preset tiny-gpt --minutes 70 (see data/README.md)",
         ),
     )
 }
