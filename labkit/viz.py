@@ -559,14 +559,15 @@ def pretraining_curves(log: Sequence[dict[str, float]], *, title: str = "", x: s
     with kit_style():
         figure, axes = new_grid(1, len(panels), cell_size=cell_size)
         for ax, (name, keys, logy) in zip(axes[0], panels):
+            series = {}
             for key in keys:
                 rows = [row for row in log if key in row and x in row]
-                ax.plot([row[x] for row in rows], [row[key] for row in rows], label=labels.get(key, key))
-            if "val_nsp_accuracy" in keys:
-                ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="NSP chance")
+                series[labels.get(key, key)] = ([row[x] for row in rows], [row[key] for row in rows])
+            nsp = "val_nsp_accuracy" in keys
+            line_chart(series, xlabel=x, ax=ax, markers=False, reference=0.5 if nsp else None,
+                       reference_label="NSP chance" if nsp else "")
             if logy:
                 ax.set_yscale("log")
-            ax.set_xlabel(x)
             ax.set_title(name, fontsize=10)
             ax.legend(fontsize=8)
         if title:
