@@ -435,3 +435,10 @@ def test_format_masked_marks_each_case(wordpiece):
     tok = wordpiece.convert_ids_to_tokens
     text = P.format_masked(wordpiece, ids, masked, labels)
     assert text == f"[CLS] [MASK]>{tok(10)} ~{tok(20)}~>{tok(11)} ={tok(12)}= {tok(13)} [SEP]"
+
+
+def test_heap_fragmentation_limit_is_applied_on_linux():
+    import sys
+
+    applied = P.limit_heap_fragmentation()
+    assert applied == sys.platform.startswith("linux")
