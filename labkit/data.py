@@ -528,8 +528,12 @@ def _read_table(relative: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _to_dataset_dict(frame: pd.DataFrame, label_names: Sequence[str] | None = None,
-                     split_order: Sequence[str] = ("train", "validation", "test")) -> DatasetDict:
+def frame_to_dataset_dict(frame: pd.DataFrame, label_names: Sequence[str] | None = None,
+                          split_order: Sequence[str] = ("train", "validation", "test")) -> DatasetDict:
+    """A table with a ``split`` column -> ``DatasetDict`` (one Dataset per split, in ``split_order``).
+
+    With ``label_names``, the ``label`` column (integers ``0..k-1``) becomes a ``ClassLabel``.
+    """
     import pyarrow as pa
     from datasets import ClassLabel, Dataset, DatasetDict, Features
 
@@ -553,7 +557,7 @@ def load_sentiment(domain: str = "movies") -> DatasetDict:
     evaluation. Columns: ``id``, ``text``, ``rating`` (mean human rating, -4..4), ``label``.
     """
     _choice(domain, SENTIMENT_DOMAINS, "sentiment domain")
-    return _to_dataset_dict(_read_table(f"sentiment/{domain}.parquet"), SENTIMENT_LABELS)
+    return frame_to_dataset_dict(_read_table(f"sentiment/{domain}.parquet"), SENTIMENT_LABELS)
 
 
 def load_topic(name: str = "20newsgroups") -> DatasetDict:
@@ -565,7 +569,7 @@ def load_topic(name: str = "20newsgroups") -> DatasetDict:
     _choice(name, TOPIC_DATASETS, "topic dataset")
     frame = _read_table(f"topic/{name}.parquet")
     label_names = frame.drop_duplicates("label").sort_values("label")["label_name"].tolist()
-    return _to_dataset_dict(frame, label_names)
+    return frame_to_dataset_dict(frame, label_names)
 
 
 def load_corpus() -> DatasetDict:
@@ -574,7 +578,7 @@ def load_corpus() -> DatasetDict:
     Splits are by document: ``train`` (221 speeches) and ``validation`` (12 held-out speeches).
     Columns: ``doc_id``, ``year``, ``president``, ``party``, ``text``.
     """
-    return _to_dataset_dict(_read_table("corpus/sotu.parquet"), None, ("train", "validation"))
+    return frame_to_dataset_dict(_read_table("corpus/sotu.parquet"), None, ("train", "validation"))
 
 
 def load_winobias_occupations() -> DatasetDict:

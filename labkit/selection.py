@@ -358,9 +358,7 @@ def csv_task(path: str | Path, text_column: str = "text", label_column: str = "l
     message for a missing file or column, rows with an empty text or label (their line numbers are
     given), a single class, or a class too small to appear in every split.
     """
-    from datasets import ClassLabel, Dataset, DatasetDict
-
-    from labkit.data import stratified_split
+    from labkit.data import frame_to_dataset_dict, stratified_split
 
     path = Path(path)
     if not path.is_file():
@@ -396,12 +394,7 @@ def csv_task(path: str | Path, text_column: str = "text", label_column: str = "l
                               {"test": test_fraction, "validation": validation_fraction,
                                "train": 1 - test_fraction - validation_fraction})
     frame = pd.DataFrame({"text": frame[text_column].str.strip(), "label": labels.map(names.index), "split": splits})
-    dataset = DatasetDict({
-        split: Dataset.from_pandas(frame[frame["split"] == split].drop(columns="split").reset_index(drop=True),
-                                   preserve_index=False).cast_column("label", ClassLabel(names=names))
-        for split in ("train", "validation", "test")
-    })
-    return Task(name or path.stem, dataset, max_length=max_length)
+    return Task(name or path.stem, frame_to_dataset_dict(frame, names), max_length=max_length)
 
 
 # --------------------------------------------------------------------------------------------------
