@@ -5,6 +5,12 @@ Each module owns one concept (see ``../shared/DESIGN.md`` in the kit's repositor
 - ``labkit.data``        shipped corpora and task datasets, and the reproducible build of ``data/``
 - ``labkit.models``      the offline model registry (short names -> local checkpoints)
 - ``labkit.viz``         every figure, in the kit's one style
+- ``labkit.attention``   attention, masks, multi-head attention and a BERT encoder built by hand
+- ``labkit.pretraining``  tokenizers, MLM/NSP data, the pretraining loop and presets
+- ``labkit.finetune``    fine-tuning and the TF-IDF baseline
+- ``labkit.evaluation``  metrics, confidence intervals, significance tests, cost measurement
+- ``labkit.selection``   comparing candidates, Pareto fronts, recommendations, reports
+- ``labkit.widgets``     ipywidgets explorers
 - ``labkit.reproducibility``  seeding and environment reports
 
 Modules are imported lazily, so ``import labkit`` stays fast and never pulls in torch by itself.
@@ -23,12 +29,10 @@ __all__ = ["seed_everything", "environment_report", "__version__"]
 
 _LAZY_SUBMODULES = {
     "attention",
-    "bias",
     "cli",
     "data",
     "evaluation",
     "finetune",
-    "interpret",
     "models",
     "paths",
     "pretraining",

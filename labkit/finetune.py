@@ -193,15 +193,19 @@ def load_classifier(model_name: str, num_labels: int, initialisation: str = "pre
 
     if initialisation not in {"pretrained", "random"}:
         raise ValueError(f"initialisation must be 'pretrained' or 'random', got {initialisation!r}")
-    transformers_logging.set_verbosity_error()  # the "newly initialised classifier" notice is expected
     seed_everything(seed)
-    if initialisation == "pretrained":
-        tokenizer, model = load(model_name, task="sequence-classification", num_labels=num_labels)
-    else:
-        location = resolve(model_name)
-        tokenizer = AutoTokenizer.from_pretrained(location)
-        config = AutoConfig.from_pretrained(location, num_labels=num_labels)
-        model = AutoModelForSequenceClassification.from_config(config)
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # the "newly initialised classifier" notice is expected
+    try:
+        if initialisation == "pretrained":
+            tokenizer, model = load(model_name, task="sequence-classification", num_labels=num_labels)
+        else:
+            location = resolve(model_name)
+            tokenizer = AutoTokenizer.from_pretrained(location)
+            config = AutoConfig.from_pretrained(location, num_labels=num_labels)
+            model = AutoModelForSequenceClassification.from_config(config)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
     if tokenizer.pad_token is None:  # GPT-style tokenizers have no padding token
         tokenizer.pad_token = tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id
