@@ -64,8 +64,11 @@ def test_random_initialisation_differs_from_the_checkpoint(tiny_model_dir: Path)
 
 def test_truncation_is_announced(tiny_model_dir: Path) -> None:
     data = toy_sentiment(sizes=(40, 10, 10))
-    with pytest.warns(UserWarning, match=r"train: 40 of 40 texts are longer than max_length=4"):
+    with pytest.warns(UserWarning) as caught:
         run(tiny_model_dir, data, epochs=1, max_length=4)
+    messages = [str(warning.message) for warning in caught]
+    for split, size in (("train", 40), ("validation", 10), ("test", 10)):
+        assert any(m.startswith(f"{split}: {size} of {size} texts are longer than max_length=4") for m in messages)
 
 
 def test_train_limit(tiny_model_dir: Path) -> None:
