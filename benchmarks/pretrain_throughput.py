@@ -57,6 +57,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     from labkit import pretraining
+    from labkit.evaluation import count_parameters
     from labkit.data import load_corpus
 
     if arguments.threads:
@@ -134,7 +135,7 @@ def main() -> None:
 
     plain_tps, our_tps = tokens_per_second(results["plain"]), tokens_per_second(results["ours"])
     achieved = statistics.median(flops / seconds for seconds, _, flops in results["ours"])
-    print(f"preset {config.name}: {pretraining.count_parameters(our_model):,} parameters, batch {config.batch_size} "
+    print(f"preset {config.name}: {count_parameters(our_model).total:,} parameters, batch {config.batch_size} "
           f"x up to {config.max_length} tokens, {threads} thread(s), {rounds} interleaved rounds")
     print(f"plain BertForPreTraining step : {plain_tps:9,.0f} tokens/s")
     print(f"labkit pretraining step       : {our_tps:9,.0f} tokens/s")

@@ -49,6 +49,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from labkit.evaluation import count_parameters
+
 IGNORE_INDEX = -100  # label of a position that does not count in the MLM loss
 IS_NEXT, NOT_NEXT = 0, 1  # NSP labels, as in transformers: 0 = B continues A, 1 = B is random
 BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -587,11 +589,6 @@ def init_unigram_bias(model: nn.Module, documents: Sequence[Sequence[Sequence[in
         bias.copy_(torch.log(counts / counts.sum()))
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of distinct parameters (tied weights counted once)."""
-    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
-
-
 # --------------------------------------------------------------------------------------------------
 # data for the loop
 # --------------------------------------------------------------------------------------------------
@@ -1083,7 +1080,7 @@ def export_checkpoint(result: PretrainResult, output_dir: str | Path, tokens_see
         "command": command or " ".join(sys.argv),
         "seed": result.config.seed,
         "preset": result.config.to_dict(),
-        "parameters": count_parameters(result.model),
+        "parameters": count_parameters(result.model).total,
         "steps": result.steps,
         "tokens_seen": tokens_seen,
         "wall_seconds": round(result.wall_seconds, 1),
