@@ -60,6 +60,16 @@ def _finetune(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _latency(arguments: argparse.Namespace) -> int:
+    from labkit.selection import remeasure_latency
+
+    output = Path(arguments.output or f"data/results/finetune-{arguments.task}")
+    table = remeasure_latency(arguments.task, output, latency_examples=arguments.examples)
+    columns = ["candidate", "latency_ms_p50", "latency_ms_p95", "batched_ms_per_example", "throughput_per_second"]
+    print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    return 0
+
+
 def _select(arguments: argparse.Namespace) -> int:
     from labkit.finetune import DatasetError
     from labkit.selection import compare, csv_task, paired_comparison, provenance, recommend, write_report
@@ -120,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--seed", type=int, help="override the preset's seed")
     pretrain.set_defaults(handler=_pretrain)
     _add_finetune(commands)
+    latency = commands.add_parser(
+        "latency",
+        help="re-measure the inference latency of every finished candidate, one after another (run it on a "
+        "quiet machine so all are timed alike); updates only the cost columns",
+    )
+    latency.add_argument("--task", default="sentiment", choices=["sentiment", "topic", "reuters"])
+    latency.add_argument("--output", help="results folder (default: data/results/finetune-TASK)")
+    latency.add_argument("--examples", type=int, default=200, help="test texts to time (default 200)")
+    latency.set_defaults(handler=_latency)
     _add_select(commands)
     return parser
 

@@ -133,7 +133,8 @@ def limit_training_set(dataset: Any, train_limit: int, seed: int = 0) -> Any:
     return DatasetDict({**dataset, "train": train.select(range(min(train_limit, len(train))))})
 
 
-def _label_ids(values: Sequence[Any], label_names: list[str]) -> list[int]:
+def label_ids(values: Sequence[Any], label_names: list[str]) -> list[int]:
+    """Labels as class indices: integers pass through, strings are looked up in ``label_names``."""
     if all(isinstance(value, (int, np.integer)) for value in values):
         return [int(value) for value in values]
     index = {name: i for i, name in enumerate(label_names)}
@@ -167,7 +168,7 @@ def tokenize_splits(dataset: Any, tokenizer: Any, text_column: str, label_column
 
         def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
             encoded = tokenizer(batch[text_column], truncation=True, max_length=max_length)
-            encoded["labels"] = _label_ids(batch[label_column], label_names)
+            encoded["labels"] = label_ids(batch[label_column], label_names)
             return encoded
 
         tokenised[split] = part.map(encode, batched=True, remove_columns=part.column_names)
@@ -410,8 +411,8 @@ def tfidf_logistic_regression(dataset: Any, *, text_column: str = "text", label_
         dataset = limit_training_set(dataset, train_limit, seed)
         check_dataset(dataset, text_column, label_column)
     train_texts = list(dataset["train"][text_column])
-    train_labels = _label_ids(dataset["train"][label_column], label_names)
-    validation_labels = np.array(_label_ids(dataset["validation"][label_column], label_names))
+    train_labels = label_ids(dataset["train"][label_column], label_names)
+    validation_labels = np.array(label_ids(dataset["validation"][label_column], label_names))
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     history, best = [], None
     for C in C_values:
@@ -425,7 +426,7 @@ def tfidf_logistic_regression(dataset: Any, *, text_column: str = "text", label_
     test_texts = list(dataset["test"][text_column])
     probabilities = np.zeros((len(test_texts), len(label_names)))
     probabilities[:, pipeline.classes_] = pipeline.predict_proba(test_texts)
-    labels = np.array(_label_ids(dataset["test"][label_column], label_names))
+    labels = np.array(label_ids(dataset["test"][label_column], label_names))
     predictions = _predictions_frame(test_texts, labels, probabilities, label_names)
     counts = count_parameters(pipeline)
     config = {"model": BASELINE_NAME, "C": best_C, "C_values": list(C_values), "vocabulary": len(pipeline[0].vocabulary_),

@@ -252,3 +252,42 @@ def test_learning_curve_runs_each_size(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train-100", "train-20", "train-200"]
     with pytest.raises(ValueError, match="at least 2"):
         selection.learning_curve(task, ["tfidf-lr"], [1], tmp_path)
+
+
+def test_remeasure_latency_changes_only_the_cost_columns(tiny_model_dir: Path, tmp_path: Path) -> None:
+    local = str(tiny_model_dir)
+    before = selection.compare(toy_task(), [local, "tfidf-lr"], tmp_path, overrides=FAST, progress=False,
+                               log=lambda m: None)
+    messages: list[str] = []
+    after = selection.remeasure_latency(toy_task(), tmp_path, log=messages.append)
+    assert len(messages) == 2 and all("ms per example" in message for message in messages)
+    cost = ["latency_ms_p50", "latency_ms_p95", "batched_ms_per_example", "throughput_per_second",
+            "latency_threads", "latency_measured"]
+    merged = before.merge(after, on="candidate", suffixes=("", "_new"))
+    for column in before.columns:
+        if column not in cost and column != "candidate":
+            assert merged[column].equals(merged[f"{column}_new"]), column
+    assert (after["latency_ms_p50"] > 0).all() and (after["latency_ms_p50"] <= after["latency_ms_p95"]).all()
+    assert after["latency_measured"].str.startswith("re-measured").all()
+    # the run keys survive: a rerun of compare still skips both candidates
+    messages.clear()
+    selection.compare(toy_task(), [local, "tfidf-lr"], tmp_path, overrides=FAST, progress=False, log=messages.append)
+    assert all("already done" in message for message in messages)
+    with pytest.raises(FileNotFoundError, match="no results"):
+        selection.remeasure_latency(toy_task(), tmp_path / "empty")
+
+
+def test_finetune_and_latency_cli_on_a_shipped_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from labkit.cli import main
+
+    output = str(tmp_path / "sentiment")
+    assert main(["finetune", "--task", "sentiment", "--candidates", "tfidf-lr", "--output", output]) == 0
+    record = json.loads((tmp_path / "sentiment" / "tfidf-lr" / "record.json").read_text())
+    assert record["train_examples"] == 8454 and 0.7 < record["accuracy"] < 0.9
+    assert json.loads((tmp_path / "sentiment" / "provenance.json").read_text())["runs"][0]["command"].startswith(
+        "labkit finetune --task sentiment")
+    capsys.readouterr()
+    assert main(["latency", "--task", "sentiment", "--output", output, "--examples", "20"]) == 0
+    assert "tfidf-lr" in capsys.readouterr().out
+    updated = json.loads((tmp_path / "sentiment" / "tfidf-lr" / "record.json").read_text())
+    assert updated["accuracy"] == record["accuracy"] and "latency_measured" in updated
