@@ -48,10 +48,21 @@ def _pretrain(arguments: argparse.Namespace) -> int:
 
 
 def _finetune(arguments: argparse.Namespace) -> int:
-    from labkit.selection import compare, record_provenance
+    from labkit.selection import compare, learning_curve, record_provenance
 
-    output = Path(arguments.output or f"data/results/finetune-{arguments.task}")
     candidates = [spec for spec in arguments.candidates.split(",") if spec.strip()]
+    if arguments.sizes:
+        if arguments.train_limit is not None:
+            print("labkit finetune: give --sizes or --train-limit, not both", file=sys.stderr)
+            return 2
+        output = Path(arguments.output or f"data/results/curve-{arguments.task}")
+        sizes = [int(size) for size in arguments.sizes.split(",") if size.strip()]
+        table = learning_curve(arguments.task, candidates, sizes, output, seed=arguments.seed)
+        record_provenance(output, "labkit " + " ".join(arguments.argv), arguments.seed)
+        print(table[["train_examples", "candidate", "accuracy", "accuracy_low", "accuracy_high"]].to_string(
+            index=False, float_format=lambda x: f"{x:.3f}"))
+        return 0
+    output = Path(arguments.output or f"data/results/finetune-{arguments.task}")
     table = compare(arguments.task, candidates, output, seed=arguments.seed, train_limit=arguments.train_limit)
     record_provenance(output, "labkit " + " ".join(arguments.argv), arguments.seed)
     columns = ["candidate", "accuracy", "accuracy_low", "accuracy_high", "f1", "parameters", "train_seconds",
@@ -156,6 +167,8 @@ def _add_finetune(commands: argparse._SubParsersAction) -> None:
     )
     finetune.add_argument("--output", help="results folder (default: data/results/finetune-TASK)")
     finetune.add_argument("--train-limit", type=int, help="use only this many training examples")
+    finetune.add_argument("--sizes", help="a learning curve instead: comma-separated training-set sizes, e.g. "
+                          "100,300,1000,3000 (default output: data/results/curve-TASK)")
     finetune.add_argument("--seed", type=int, default=0)
     finetune.set_defaults(handler=_finetune)
 

@@ -456,24 +456,48 @@ def csv_task(path: str | Path, text_column: str = "text", label_column: str = "l
 # --------------------------------------------------------------------------------------------------
 
 
+def small_data_recipe(candidate: Candidate, train_size: int, *, min_steps: int = 100,
+                      max_epochs: int = 30) -> dict[str, Any]:
+    """Recipe overrides that give a small training set enough optimizer steps to learn anything.
+
+    A recipe's epoch count is chosen for the full training set; 100 examples at batch 32 and 2 epochs
+    would be 8 steps, and the curve would then measure under-training instead of data size. So the
+    number of epochs grows until there are at least ``min_steps`` steps (at most ``max_epochs``), with
+    one validation check per epoch and a patience of 3 checks. The full-data recipe is kept whenever it
+    already gives that many steps. The baseline needs no overrides.
+    """
+    if candidate.is_baseline:
+        return {}
+    recipe = candidate.recipe()
+    steps_per_epoch = -(-train_size // recipe["batch_size"])
+    epochs = min(max_epochs, -(-min_steps // steps_per_epoch))
+    if epochs <= recipe["epochs"]:
+        return {}
+    return {"epochs": epochs, "evaluations_per_epoch": 1, "patience": 3}
+
+
 def learning_curve(task: Task | str, candidates: Sequence[Candidate | str], sizes: Sequence[int],
-                   output: str | Path, *, seed: int = 0, overrides: dict[str, Any] | None = None,
+                   output: str | Path, *, seed: int = 0, min_steps: int = 100, max_epochs: int = 30,
                    progress: bool = True, log: Callable[[str], None] = print) -> pd.DataFrame:
-    """Run ``compare`` once per training-set size (a seeded sample of the train split); one table.
+    """Run every candidate once per training-set size (a seeded sample of the train split); one table.
 
     Each size has its own folder ``<output>/train-<size>/``, so the curve is resumable like ``compare``.
-    A size larger than the train split is clipped to it.
+    A size larger than the train split is clipped to it. Small sizes train for more epochs (see
+    ``small_data_recipe``); validation and test sets stay whole, so every point is measured alike.
     """
     task = builtin_task(task) if isinstance(task, str) else task
     if not sizes or min(sizes) < 2:
         raise ValueError(f"sizes must be training-set sizes of at least 2, got {list(sizes)}")
+    parsed = [parse_candidate(c) if isinstance(c, str) else c for c in candidates]
     available = len(task.dataset["train"])
     tables = []
     for size in sorted({min(int(size), available) for size in sizes}):
         log(f"training-set size {size}")
-        tables.append(compare(task, candidates, Path(output) / f"train-{size}", seed=seed,
-                              train_limit=None if size == available else size, overrides=overrides,
-                              progress=progress, log=log))
+        for candidate in parsed:
+            overrides = small_data_recipe(candidate, size, min_steps=min_steps, max_epochs=max_epochs)
+            tables.append(compare(task, [candidate], Path(output) / f"train-{size}", seed=seed,
+                                  train_limit=None if size == available else size, overrides=overrides or None,
+                                  progress=progress, log=log))
     return pd.concat(tables, ignore_index=True).sort_values(["train_examples", "candidate"], ignore_index=True)
 
 

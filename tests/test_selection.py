@@ -254,6 +254,25 @@ def test_learning_curve_runs_each_size(tmp_path: Path) -> None:
         selection.learning_curve(task, ["tfidf-lr"], [1], tmp_path)
 
 
+def test_small_training_sets_get_enough_steps(tiny_model_dir: Path, tmp_path: Path) -> None:
+    minilm = selection.parse_candidate("minilm-l6")  # recipe: 2 epochs of batch 32
+    assert selection.small_data_recipe(minilm, 100) == {"epochs": 25, "evaluations_per_epoch": 1, "patience": 3}
+    assert selection.small_data_recipe(minilm, 3000) == {}  # 2 x 94 steps already exceed 100
+    assert selection.small_data_recipe(minilm, 10)["epochs"] == 30  # capped
+    assert selection.small_data_recipe(selection.parse_candidate("tfidf-lr"), 10) == {}
+    # the curve trains a small set with those settings (4 batches of 16 -> 25 epochs for 100 steps)
+    local = selection.parse_candidate(str(tiny_model_dir))
+    task = selection.Task("toy", toy_sentiment(sizes=(200, 40, 40)), max_length=16)
+    selection.RECIPES[local.model] = {"learning_rate": 3e-3, "epochs": 2, "batch_size": 16, "evaluations_per_epoch": 2}
+    try:
+        curve = selection.learning_curve(task, [local], [64], tmp_path, progress=False, log=lambda m: None)
+    finally:
+        del selection.RECIPES[local.model]
+    record = json.loads((tmp_path / "train-64" / local.name / "record.json").read_text())
+    assert record["settings"]["epochs"] == 25 and record["settings"]["patience"] == 3
+    assert curve["train_examples"].tolist() == [64]
+
+
 def test_remeasure_latency_changes_only_the_cost_columns(tiny_model_dir: Path, tmp_path: Path) -> None:
     local = str(tiny_model_dir)
     before = selection.compare(toy_task(), [local, "tfidf-lr"], tmp_path, overrides=FAST, progress=False,
@@ -291,3 +310,9 @@ def test_finetune_and_latency_cli_on_a_shipped_task(tmp_path: Path, capsys: pyte
     assert "tfidf-lr" in capsys.readouterr().out
     updated = json.loads((tmp_path / "sentiment" / "tfidf-lr" / "record.json").read_text())
     assert updated["accuracy"] == record["accuracy"] and "latency_measured" in updated
+    # a learning curve from the same command
+    curve_output = str(tmp_path / "curve")
+    assert main(["finetune", "--task", "sentiment", "--candidates", "tfidf-lr", "--sizes", "50,200",
+                 "--output", curve_output]) == 0
+    assert sorted(p.name for p in (tmp_path / "curve").glob("train-*")) == ["train-200", "train-50"]
+    assert main(["finetune", "--task", "sentiment", "--sizes", "50", "--train-limit", "9"]) == 2
