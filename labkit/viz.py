@@ -190,19 +190,33 @@ def class_balance(counts: dict[str, dict[str, int]], *, title: str = "Examples p
 
 def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], *, title: str = "",
                xlabel: str = "", ylabel: str = "", ax: Axes | None = None, markers: bool = True,
-               reference: float | None = None, reference_label: str = "") -> Figure:
+               reference: float | None = None, reference_label: str = "",
+               bands: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+               log_x: bool = False) -> Figure:
     """One line per named series, ``{name: (x values, y values)}``: learning and training curves.
 
-    ``reference`` draws a dashed horizontal line (chance level, a baseline's score...).
+    ``reference`` draws a dashed horizontal line (chance level, a baseline's score...). ``bands`` maps
+    a series name to ``(low, high)`` values at the same x (a confidence interval), drawn as a shaded
+    band in the series' colour. ``log_x`` puts x on a log scale (training-set sizes).
     """
     if not series:
         raise ValueError("line_chart needs at least one series")
+    unknown = set(bands or {}) - set(series)
+    if unknown:
+        raise ValueError(f"bands for series that are not plotted: {sorted(unknown)}")
     with kit_style():
         figure, ax = new_axes(ax)
         for name, (x, y) in series.items():
             if len(x) != len(y):
                 raise ValueError(f"series {name!r} has {len(x)} x values but {len(y)} y values")
-            ax.plot(list(x), list(y), marker="o" if markers else None, markersize=3, label=name)
+            (line,) = ax.plot(list(x), list(y), marker="o" if markers else None, markersize=3, label=name)
+            if bands and name in bands:
+                low, high = bands[name]
+                if not len(low) == len(high) == len(x):
+                    raise ValueError(f"band of {name!r} needs {len(x)} low and high values")
+                ax.fill_between(list(x), list(low), list(high), color=line.get_color(), alpha=0.15, linewidth=0)
+        if log_x:
+            ax.set_xscale("log")
         if reference is not None:
             ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label=reference_label or None)
         ax.set_xlabel(xlabel)

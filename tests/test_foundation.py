@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.colors
 import numpy as np
 import pytest
 import torch
@@ -140,6 +141,15 @@ def test_grouped_bars_and_line_chart() -> None:
     assert len(curves.axes[0].lines) == 3
     with pytest.raises(ValueError, match="2 x values but 1"):
         viz.line_chart({"a": ([1, 2], [0.5])})
+    banded = viz.line_chart({"a": ([100, 1000], [0.6, 0.8])}, bands={"a": ([0.5, 0.75], [0.7, 0.85])}, log_x=True)
+    band = banded.axes[0].collections[0].get_paths()[0].vertices
+    assert banded.axes[0].get_xscale() == "log" and band[:, 1].min() == 0.5 and band[:, 1].max() == 0.85
+    assert banded.axes[0].collections[0].get_facecolor()[0][:3] == pytest.approx(
+        matplotlib.colors.to_rgb(banded.axes[0].lines[0].get_color()))
+    with pytest.raises(ValueError, match="not plotted"):
+        viz.line_chart({"a": ([1], [0.5])}, bands={"b": ([0.4], [0.6])})
+    with pytest.raises(ValueError, match="needs 2 low"):
+        viz.line_chart({"a": ([1, 2], [0.5, 0.6])}, bands={"a": ([0.4], [0.6])})
     with pytest.raises(ValueError, match="at least one"):
         viz.grouped_bars({})
 
