@@ -322,6 +322,16 @@ def results_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values("accuracy", ascending=False, ignore_index=True)
 
 
+SUMMARY_COLUMNS = ["candidate", "accuracy", "accuracy_low", "accuracy_high", "f1", "ece", "parameters", "size_mb",
+                   "train_seconds", "latency_ms_p50", "latency_ms_p95", "throughput_per_second"]
+
+
+def summary(results: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
+    """The columns a reader needs first (quality with its interval, then cost), plus ``extra`` ones."""
+    columns = [c for c in [*SUMMARY_COLUMNS, *extra] if c in results.columns]
+    return results[columns].reset_index(drop=True)
+
+
 def load_results(output: str | Path) -> pd.DataFrame:
     """The results table of a finished (or partly finished) ``compare`` run."""
     output = Path(output)
@@ -454,6 +464,15 @@ def csv_task(path: str | Path, text_column: str = "text", label_column: str = "l
 # --------------------------------------------------------------------------------------------------
 # Learning curves over training-set size
 # --------------------------------------------------------------------------------------------------
+
+
+def load_learning_curve(output: str | Path) -> pd.DataFrame:
+    """The table of a (finished or partial) ``learning_curve`` run: one row per size and candidate."""
+    folders = sorted(Path(output).glob("train-*"))
+    if not folders:
+        raise FileNotFoundError(f"no learning curve under {output} (run `labkit finetune --sizes ...` first)")
+    tables = [load_results(folder) for folder in folders if any(folder.glob("*/record.json"))]
+    return pd.concat(tables, ignore_index=True).sort_values(["train_examples", "candidate"], ignore_index=True)
 
 
 def small_data_recipe(candidate: Candidate, train_size: int, *, min_steps: int = 100,
@@ -631,9 +650,7 @@ def write_report(results: pd.DataFrame, output: str | Path, *, title: str = "Mod
                                  list(results["accuracy"]), list(results["pareto_optimal"]),
                                  sizes=list(results["parameters"]), title="Accuracy vs latency (marker area: parameters)")
     scatter.savefig(output / "pareto.png")
-    columns = ["candidate", "accuracy", "accuracy_low", "accuracy_high", "f1", "ece", "parameters", "size_mb",
-               "train_seconds", "latency_ms_p50", "latency_ms_p95", "throughput_per_second", "pareto_optimal"]
-    table = results[[c for c in columns if c in results.columns]]
+    table = summary(results, extra=["pareto_optimal"])
     lines = [f"# {title}", "", f"Task: **{results['task'].iloc[0]}**, {int(results['train_examples'].max()):,} "
              f"training and {int(results['test_examples'].iloc[0]):,} test examples.", ""]
     if recommendations:
