@@ -250,6 +250,9 @@ def test_learning_curve_runs_each_size(tmp_path: Path) -> None:
     curve = selection.learning_curve(task, ["tfidf-lr"], [20, 100, 10_000], tmp_path, log=lambda m: None)
     assert curve["train_examples"].tolist() == [20, 100, 200]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train-100", "train-20", "train-200"]
+    assert selection.load_learning_curve(tmp_path).equals(curve)
+    with pytest.raises(FileNotFoundError, match="no learning curve"):
+        selection.load_learning_curve(tmp_path / "nothing")
     with pytest.raises(ValueError, match="at least 2"):
         selection.learning_curve(task, ["tfidf-lr"], [1], tmp_path)
 
