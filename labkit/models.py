@@ -89,6 +89,15 @@ REGISTRY: dict[str, RegisteredModel] = {
             how_to_get="labkit pretrain --preset tiny-bert --minutes 75 (see data/README.md)",
         ),
         RegisteredModel(
+            name="tiny-bert-movies",
+            description="tiny-bert after domain-adaptive pretraining: its weights and vocabulary, further trained "
+            "with MLM only on the text (not the labels) of the movie-review training sentences",
+            tasks=("base", "masked-lm", "pretraining", "sequence-classification"),
+            locate=_checkpoint("tiny-bert-movies"),
+            licence="Apache-2.0 (the kit's own weights)",
+            how_to_get="labkit pretrain --preset tiny-bert-movies --steps 3960 (see data/README.md)",
+        ),
+        RegisteredModel(
             name="tiny-gpt",
             description="the kit's own GPT-2-style causal language model (GPT2LMHeadModel; 4 layers, hidden 128, "
             "4 heads, 2.0M parameters, 8k byte-level BPE), pretrained on the State of the Union corpus",

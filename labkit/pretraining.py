@@ -17,7 +17,10 @@ needs to train and ship a checkpoint:
   or many with ``accelerate launch``), with warmup + linear decay, gradient clipping, a tqdm bar,
   held-out metrics, atomic checkpoints and exact resume;
 * presets (:data:`PRESETS`): ``tiny-bert`` and ``tiny-gpt`` (what the kit ships, sized for a 2-core
-  CPU) and larger ones for people with GPUs.
+  CPU) and larger ones for people with GPUs;
+* continued, domain-adaptive pretraining: a run can start from a checkpoint (``initial_checkpoint``)
+  and train MLM only (``next_sentence_prediction=False``, one segment per text) on another corpus;
+  the ``tiny-bert-movies`` preset does this with the movie-review training sentences.
 
 The models are plain ``transformers`` classes (``BertForPreTraining``, ``GPT2LMHeadModel``): the fast
 objective calls their own sub-modules, so a trained model is saved with ``save_pretrained`` and loads
@@ -40,8 +43,9 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +176,8 @@ class NSPInstance:
         return NOT_NEXT if self.is_random_next else IS_NEXT
 
     def __len__(self) -> int:
-        """Length with ``[CLS]``, ``[SEP]``, ``[SEP]``."""
-        return len(self.tokens_a) + len(self.tokens_b) + 3
+        """Length with ``[CLS]``, ``[SEP]``, ``[SEP]`` (a single segment: ``[CLS]`` A ``[SEP]``)."""
+        return len(self.tokens_a) + len(self.tokens_b) + (3 if self.tokens_b else 2)
 
 
 def _truncate_pair(tokens_a: list[int], tokens_b: list[int], max_tokens: int) -> None:
@@ -264,8 +268,27 @@ def make_nsp_instances(
     return instances
 
 
+def make_single_segment_instances(documents: Sequence[Sequence[Sequence[int]]], max_length: int = 128) -> list[NSPInstance]:
+    """One MLM-only instance per document: its sentences joined, cut to ``max_length - 2`` tokens.
+
+    For pretraining without next-sentence prediction on short texts (a review sentence, a tweet), where
+    there are no sentence pairs to predict. Segment B is empty; the instance is ``[CLS] A [SEP]``.
+    Documents without tokens are skipped.
+    """
+    if max_length < 8:
+        raise ValueError(f"max_length must be at least 8, got {max_length}")
+    instances = []
+    for index, document in enumerate(documents):
+        tokens = [token for sentence in document for token in sentence][: max_length - 2]
+        if tokens:
+            instances.append(NSPInstance(tokens_a=tokens, tokens_b=[], is_random_next=False, doc_a=index,
+                                         doc_b=index, sentences_a=(0, len(document)),
+                                         sentences_b=(len(document), len(document))))
+    return instances
+
+
 def collate_nsp(instances: Sequence[NSPInstance], cls_id: int, sep_id: int, pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad a list of instances into a batch ``[CLS] A [SEP] B [SEP] [PAD]...``.
+    """Pad a list of instances into a batch ``[CLS] A [SEP] B [SEP] [PAD]...`` (``[CLS] A [SEP]`` when B is empty).
 
     Returns ``input_ids``, ``token_type_ids``, ``attention_mask`` (each ``(B, L)`` with ``L`` the
     longest instance) and ``next_sentence_label`` ``(B,)``.
@@ -278,7 +301,7 @@ def collate_nsp(instances: Sequence[NSPInstance], cls_id: int, sep_id: int, pad_
     token_type_ids = torch.zeros((batch, length), dtype=torch.long)
     attention_mask = torch.zeros((batch, length), dtype=torch.long)
     for row, instance in enumerate(instances):
-        ids = [cls_id, *instance.tokens_a, sep_id, *instance.tokens_b, sep_id]
+        ids = [cls_id, *instance.tokens_a, sep_id] + ([*instance.tokens_b, sep_id] if instance.tokens_b else [])
         input_ids[row, : len(ids)] = torch.tensor(ids)
         token_type_ids[row, len(instance.tokens_a) + 2 : len(ids)] = 1
         attention_mask[row, : len(ids)] = 1
@@ -403,9 +426,10 @@ class BertPretrainingObjective(nn.Module):
     hidden states to ``V`` logits it gathers the ``M ~ 0.15*B*L`` selected ones first.
     """
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, next_sentence_prediction: bool = True):
         super().__init__()
         self.model = model
+        self.next_sentence_prediction = next_sentence_prediction
 
     def forward(
         self,
@@ -418,7 +442,8 @@ class BertPretrainingObjective(nn.Module):
         """Inputs ``(B, L)`` (``attention_mask`` may be None when there is no padding), labels ``(B, L)``
         with -100 at unselected positions, ``next_sentence_label`` ``(B,)``.
 
-        Returns a dict: ``loss`` (MLM + NSP), ``mlm_loss``, ``nsp_loss`` (scalars), ``mlm_logits``
+        Returns a dict: ``loss`` (MLM + NSP; MLM alone when built with ``next_sentence_prediction=False``),
+        ``mlm_loss``, ``nsp_loss`` (scalars), ``mlm_logits``
         ``(M, V)``, ``mlm_labels`` ``(M,)`` and ``nsp_logits`` ``(B, 2)``.
         """
         if attention_mask is not None and bool(attention_mask.all()):
@@ -433,7 +458,10 @@ class BertPretrainingObjective(nn.Module):
             mlm_loss = mlm_logits.sum() * 0.0
         else:
             mlm_loss = F.cross_entropy(mlm_logits.float(), mlm_labels)
-        nsp_loss = F.cross_entropy(nsp_logits.float(), next_sentence_label)
+        if self.next_sentence_prediction:
+            nsp_loss = F.cross_entropy(nsp_logits.float(), next_sentence_label)
+        else:  # MLM only: the NSP head is not trained (its loss is reported as 0)
+            nsp_loss = torch.zeros((), dtype=mlm_loss.dtype, device=mlm_loss.device)
         return {
             "loss": mlm_loss + nsp_loss,
             "mlm_loss": mlm_loss,
@@ -465,6 +493,14 @@ class CausalLMObjective(nn.Module):
 # --------------------------------------------------------------------------------------------------
 
 
+# Where pretraining text comes from: name -> (data file, what the train / held-out texts are).
+CORPORA: dict[str, tuple[str, str, str]] = {
+    "sotu": ("corpus/sotu.parquet", "labkit.data.load_corpus()['train']", "labkit.data.load_corpus()['validation']"),
+    "movies": ("sentiment/movies.parquet", "labkit.data.load_sentiment('movies')['train'] (text only, no labels)",
+               "labkit.data.load_sentiment('movies')['validation'] (text only)"),
+}
+
+
 @dataclass
 class PretrainConfig:
     """Everything that defines a pretraining run (saved with every checkpoint)."""
@@ -493,12 +529,19 @@ class PretrainConfig:
     checkpoint_every_s: float = 120.0
     eval_instances: int = 256  # held-out examples used for the metrics logged during training
     description: str = ""
+    corpus: str = "sotu"  # "sotu" (the speeches) or "movies" (the sentiment task's unlabelled train text)
+    next_sentence_prediction: bool = True  # False: MLM only, one segment per text (no pairs)
+    initial_checkpoint: str | None = None  # continue from these weights and tokenizer (registry name or folder)
 
     def __post_init__(self) -> None:
         if self.kind not in ("bert", "gpt"):
             raise ValueError(f"kind must be 'bert' or 'gpt', got {self.kind!r}")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
+        if self.corpus not in CORPORA:
+            raise ValueError(f"corpus must be one of {', '.join(CORPORA)}, got {self.corpus!r}")
+        if self.kind == "gpt" and not self.next_sentence_prediction:
+            raise ValueError("next_sentence_prediction is a BERT setting; leave it at True for kind='gpt'")
         self.adam_betas = tuple(self.adam_betas)
 
     def to_dict(self) -> dict[str, Any]:
@@ -517,6 +560,13 @@ PRESETS: dict[str, PretrainConfig] = {
             name="tiny-gpt", kind="gpt", hidden_size=128, num_layers=4, num_heads=4, intermediate_size=512,
             max_length=128, batch_size=16, learning_rate=2e-3, warmup_steps=300,
             description="what the kit ships: trains on a 2-core CPU in about an hour",
+        ),
+        PretrainConfig(
+            name="tiny-bert-movies", kind="bert", hidden_size=128, num_layers=2, num_heads=2,
+            intermediate_size=512, max_length=64, batch_size=64, learning_rate=5e-4, warmup_steps=240,
+            min_lr_ratio=0.0, corpus="movies", next_sentence_prediction=False, initial_checkpoint="tiny-bert",
+            description="domain-adaptive pretraining: tiny-bert's weights, further trained with MLM on the "
+            "movie-review training sentences (their text only); about 20 minutes on one CPU thread",
         ),
         PretrainConfig(
             name="small-bert", kind="bert", vocab_size=16384, hidden_size=256, num_layers=4, num_heads=4,
@@ -612,12 +662,16 @@ class BertData:
         self._instances: list[NSPInstance] = []
         self._batches: list[list[int]] = []
 
+    def _instances_for(self, documents: Sequence[Sequence[Sequence[int]]], rng: random.Random,
+                       short_seq_prob: float) -> list[NSPInstance]:
+        if not self.config.next_sentence_prediction:
+            return make_single_segment_instances(documents, self.config.max_length)
+        return make_nsp_instances(documents, self.config.max_length, rng, short_seq_prob=short_seq_prob)
+
     def epoch_plan(self, epoch: int) -> list[list[int]]:
         if self._epoch != epoch:
             rng = random.Random(self.config.seed * 1_000_003 + epoch)
-            self._instances = make_nsp_instances(
-                self.train_docs, self.config.max_length, rng, short_seq_prob=self.config.short_seq_prob
-            )
+            self._instances = self._instances_for(self.train_docs, rng, self.config.short_seq_prob)
             self._batches = bucket_batches([len(x) for x in self._instances], self.config.batch_size, rng)
             self._epoch = epoch
         return self._batches
@@ -642,7 +696,7 @@ class BertData:
     def eval_batches(self, limit: int | None = None, batch_size: int = 64) -> list[dict[str, torch.Tensor]]:
         """A fixed held-out set (same instances and masks every call): batches of validation speeches."""
         rng = random.Random(12345)
-        instances = make_nsp_instances(self.eval_docs, self.config.max_length, rng, short_seq_prob=0.0)
+        instances = self._instances_for(self.eval_docs, rng, 0.0)
         rng.shuffle(instances)
         if limit is not None:
             instances = instances[:limit]
@@ -708,9 +762,11 @@ class GPTData:
 
 
 @torch.no_grad()
-def evaluate_bert(model: nn.Module, batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, float]:
-    """Held-out MLM accuracy, MLM perplexity (exp of the mean masked-token cross-entropy) and NSP accuracy."""
-    objective = BertPretrainingObjective(model)
+def evaluate_bert(model: nn.Module, batches: Sequence[dict[str, torch.Tensor]],
+                  next_sentence_prediction: bool = True) -> dict[str, float]:
+    """Held-out MLM accuracy, MLM perplexity (exp of the mean masked-token cross-entropy) and NSP accuracy
+    (NSP only when ``next_sentence_prediction``: an MLM-only run has no sentence pairs to score)."""
+    objective = BertPretrainingObjective(model, next_sentence_prediction)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -724,13 +780,11 @@ def evaluate_bert(model: nn.Module, batches: Sequence[dict[str, torch.Tensor]]) 
         nsp_correct += (out["nsp_logits"].argmax(-1) == batch["next_sentence_label"]).sum().item()
         nsp_total += batch["next_sentence_label"].numel()
     model.train(was_training)
-    return {
-        "mlm_accuracy": correct / max(masked, 1),
-        "mlm_perplexity": math.exp(total_nll / max(masked, 1)),
-        "nsp_accuracy": nsp_correct / max(nsp_total, 1),
-        "masked_tokens": int(masked),
-        "nsp_pairs": int(nsp_total),
-    }
+    metrics = {"mlm_accuracy": correct / max(masked, 1), "mlm_perplexity": math.exp(total_nll / max(masked, 1)),
+               "masked_tokens": int(masked)}
+    if next_sentence_prediction:
+        metrics.update({"nsp_accuracy": nsp_correct / max(nsp_total, 1), "nsp_pairs": int(nsp_total)})
+    return metrics
 
 
 @torch.no_grad()
@@ -775,13 +829,13 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def corpus_hash() -> str | None:
-    """``content_sha256`` of ``corpus/sotu.parquet`` from ``data/MANIFEST.json`` (None if unavailable)."""
+def corpus_hash(relative: str = "corpus/sotu.parquet") -> str | None:
+    """``content_sha256`` of a data file (default: the speeches) from ``data/MANIFEST.json`` (None if unavailable)."""
     try:
         from labkit.paths import data_dir
 
         manifest = json.loads((data_dir() / "MANIFEST.json").read_text())
-        return manifest["files"]["corpus/sotu.parquet"]["content_sha256"]
+        return manifest["files"][relative]["content_sha256"]
     except (OSError, KeyError, ValueError):
         return None
 
@@ -810,14 +864,38 @@ class PretrainResult:
     interrupted: bool = False
 
 
-def _load_texts(train_texts: Sequence[str] | None, eval_texts: Sequence[str] | None) -> tuple[list[str], list[str]]:
+def _load_texts(train_texts: Sequence[str] | None, eval_texts: Sequence[str] | None,
+                corpus_name: str = "sotu") -> tuple[list[str], list[str]]:
     if train_texts is None or eval_texts is None:
-        from labkit.data import load_corpus
+        from labkit.data import load_corpus, load_sentiment
 
-        corpus = load_corpus()
+        corpus = load_corpus() if corpus_name == "sotu" else load_sentiment("movies")
         train_texts = list(corpus["train"]["text"]) if train_texts is None else train_texts
         eval_texts = list(corpus["validation"]["text"]) if eval_texts is None else eval_texts
     return list(train_texts), list(eval_texts)
+
+
+def load_initial_checkpoint(config: PretrainConfig) -> tuple[Any, nn.Module]:
+    """``(tokenizer, BertForPreTraining)`` of ``config.initial_checkpoint``, checked against ``config``'s shape.
+
+    Continued (domain-adaptive) pretraining starts from these weights and keeps their tokenizer: a new
+    vocabulary would make the learned embeddings meaningless.
+    """
+    from transformers import AutoTokenizer, BertForPreTraining
+
+    from labkit.models import resolve
+
+    if config.kind != "bert":
+        raise ValueError("initial_checkpoint is supported for BERT (kind='bert') runs")
+    location = resolve(str(config.initial_checkpoint))
+    tokenizer = AutoTokenizer.from_pretrained(location)
+    model = BertForPreTraining.from_pretrained(location, attn_implementation="sdpa", dtype=torch.float32)
+    shape = {"hidden_size": model.config.hidden_size, "num_layers": model.config.num_hidden_layers,
+             "num_heads": model.config.num_attention_heads, "intermediate_size": model.config.intermediate_size}
+    wanted = {key: getattr(config, key) for key in shape}
+    if shape != wanted:
+        raise ValueError(f"{config.initial_checkpoint} has shape {shape}, but the config asks for {wanted}")
+    return tokenizer, model
 
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
@@ -902,10 +980,14 @@ def pretrain(
     run_dir.mkdir(parents=True, exist_ok=True)
 
     accelerator = Accelerator()
-    train_texts, eval_texts = _load_texts(train_texts, eval_texts)
+    train_texts, eval_texts = _load_texts(train_texts, eval_texts, config.corpus)
     from transformers import AutoTokenizer
 
     tokenizer_dir = run_dir / "tokenizer"
+    initial_model = None
+    if config.initial_checkpoint is not None:
+        initial_tokenizer, initial_model = load_initial_checkpoint(config)
+        tokenizer = tokenizer or initial_tokenizer
     if resume:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     elif tokenizer is not None:
@@ -918,11 +1000,16 @@ def pretrain(
             tokenizer.save_pretrained(tokenizer_dir)
     data_class = BertData if config.kind == "bert" else GPTData
     data = data_class(tokenizer, train_texts, eval_texts, config)
-    evaluate = evaluate_bert if config.kind == "bert" else evaluate_gpt
+    evaluate: Callable[..., dict[str, float]] = (
+        partial(evaluate_bert, next_sentence_prediction=config.next_sentence_prediction)
+        if config.kind == "bert" else evaluate_gpt)
 
-    model = build_model(config, tokenizer)
-    if config.kind == "bert" and config.init_bias_unigram:
-        init_unigram_bias(model, data.train_docs)
+    if initial_model is not None:  # continued pretraining: start from the given weights
+        model = initial_model
+    else:
+        model = build_model(config, tokenizer)
+        if config.kind == "bert" and config.init_bias_unigram:
+            init_unigram_bias(model, data.train_docs)
     eval_small = data.eval_batches(limit=config.eval_instances)
     state: dict[str, Any] | None = torch.load(state_path, weights_only=False) if resume else None
     if state is None:
@@ -940,7 +1027,8 @@ def pretrain(
     )
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
-    objective = BertPretrainingObjective(model) if config.kind == "bert" else CausalLMObjective(model)
+    objective = (BertPretrainingObjective(model, config.next_sentence_prediction) if config.kind == "bert"
+                 else CausalLMObjective(model))
     objective, optimizer = accelerator.prepare(objective, optimizer)
     objective.train()
 
@@ -1086,11 +1174,17 @@ def export_checkpoint(result: PretrainResult, output_dir: str | Path, tokens_see
         "wall_seconds": round(result.wall_seconds, 1),
         "threads": torch.get_num_threads(),
         "versions": _package_versions(),
-        "corpus": {"file": "corpus/sotu.parquet", "content_sha256": corpus_hash(),
-                   "train_documents": "labkit.data.load_corpus()['train']",
-                   "held_out_documents": "labkit.data.load_corpus()['validation']"},
+        "corpus": {"file": CORPORA[result.config.corpus][0], "content_sha256": corpus_hash(CORPORA[result.config.corpus][0]),
+                   "train_documents": CORPORA[result.config.corpus][1],
+                   "held_out_documents": CORPORA[result.config.corpus][2]},
         "held_out_metrics": {"trained": result.final_metrics, "untrained": result.untrained_metrics},
     }
+    if result.config.initial_checkpoint is not None:
+        from labkit.models import resolve
+
+        weights = Path(resolve(result.config.initial_checkpoint)) / "model.safetensors"
+        record["initial_checkpoint"] = {"name": result.config.initial_checkpoint,
+                                        "model_safetensors_sha256": file_sha256(weights) if weights.is_file() else None}
     (staging / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     _write_log_csv(result.log, staging / "training_log.csv")
     if output_dir.exists():

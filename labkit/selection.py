@@ -39,6 +39,7 @@ from labkit import evaluation, finetune
 RECIPES: dict[str, dict[str, Any]] = {
     "minilm-l6": {"learning_rate": 5e-5, "epochs": 2, "batch_size": 32, "evaluations_per_epoch": 2},
     "tiny-bert": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32, "evaluations_per_epoch": 2},
+    "tiny-bert-movies": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32, "evaluations_per_epoch": 2},
     "tiny-gpt": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32, "evaluations_per_epoch": 2},
     "default": {"learning_rate": 5e-5, "epochs": 3, "batch_size": 32, "evaluations_per_epoch": 2},
 }

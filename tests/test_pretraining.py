@@ -3,6 +3,7 @@ and the shipped tiny-bert / tiny-gpt checkpoints."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -442,3 +443,75 @@ def test_heap_fragmentation_limit_is_applied_on_linux():
 
     applied = P.limit_heap_fragmentation()
     assert applied == sys.platform.startswith("linux")
+
+
+# ---------------------------------------------------------------- continued (domain-adaptive) pretraining
+
+
+def test_single_segment_instances_and_their_layout():
+    documents = [[[10, 11], [12]], [], [[20, 21, 22, 23, 24, 25, 26, 27, 28]]]
+    instances = P.make_single_segment_instances(documents, max_length=8)
+    assert [i.tokens_a for i in instances] == [[10, 11, 12], [20, 21, 22, 23, 24, 25]]  # joined; cut to 8 - 2
+    assert all(i.tokens_b == [] and i.label == P.IS_NEXT for i in instances) and [len(i) for i in instances] == [5, 8]
+    batch = P.collate_nsp(instances, cls_id=2, sep_id=3, pad_id=0)
+    assert batch["input_ids"].tolist() == [[2, 10, 11, 12, 3, 0, 0, 0], [2, 20, 21, 22, 23, 24, 25, 3]]
+    assert batch["token_type_ids"].sum() == 0 and batch["attention_mask"].sum(1).tolist() == [5, 8]
+    with pytest.raises(ValueError, match="at least 8"):
+        P.make_single_segment_instances(documents, max_length=4)
+
+
+def test_mlm_only_objective_is_the_mlm_loss_and_leaves_nsp_untrained(tiny_bert, wordpiece, small_texts):
+    batch = _masked_batch(wordpiece, small_texts[0])
+    out = P.BertPretrainingObjective(tiny_bert, next_sentence_prediction=False)(**batch)
+    reference = tiny_bert(**{k: v for k, v in batch.items() if k not in {"labels", "next_sentence_label"}})
+    selected = batch["labels"] != P.IGNORE_INDEX
+    expected = torch.nn.functional.cross_entropy(reference.prediction_logits[selected], batch["labels"][selected])
+    torch.testing.assert_close(out["loss"], expected, atol=1e-5, rtol=1e-5)
+    assert out["nsp_loss"].item() == 0.0
+    tiny_bert.zero_grad()
+    out["loss"].backward()
+    assert tiny_bert.cls.seq_relationship.weight.grad is None or not tiny_bert.cls.seq_relationship.weight.grad.any()
+    tiny_bert.zero_grad()
+
+
+def test_continued_pretraining_starts_from_the_checkpoint_and_resumes_exactly(small_texts, tmp_path):
+    train, held_out = small_texts
+    P.pretrain(_tiny("bert"), tmp_path / "base-run", max_steps=3, train_texts=train, eval_texts=held_out,
+               output_dir=tmp_path / "base", threads=1, progress=False, final_eval_limit=16)
+    sentences = [s for text in train for s in P.split_sentences(text)][:200]
+    config = dataclasses.replace(_tiny("bert"), name="adapted", next_sentence_prediction=False,
+                                 initial_checkpoint=str(tmp_path / "base"), learning_rate=1e-3)
+    common = dict(max_steps=8, train_texts=sentences[:160], eval_texts=sentences[160:], threads=1, progress=False,
+                  final_eval_limit=16)
+    straight = P.pretrain(config, tmp_path / "straight", output_dir=tmp_path / "adapted", **common)
+    assert set(straight.final_metrics) == {"mlm_accuracy", "mlm_perplexity", "masked_tokens"}  # no NSP
+    # the untrained metrics are those of the starting checkpoint, not of a fresh model
+    _, start = P.load_initial_checkpoint(config)
+    data = P.BertData(straight.tokenizer, sentences[:160], sentences[160:], config)
+    assert P.evaluate_bert(start, data.eval_batches(limit=16), next_sentence_prediction=False) == straight.untrained_metrics
+    # same tokenizer as the checkpoint, and training moved the weights
+    from transformers import AutoTokenizer
+
+    assert straight.tokenizer.get_vocab() == AutoTokenizer.from_pretrained(tmp_path / "base").get_vocab()
+    assert any(not torch.equal(v, straight.model.state_dict()[k]) for k, v in start.state_dict().items())
+    record = json.loads((tmp_path / "adapted" / "training.json").read_text())
+    assert record["preset"]["initial_checkpoint"] == str(tmp_path / "base")
+    assert record["initial_checkpoint"]["model_safetensors_sha256"] == P.file_sha256(tmp_path / "base" / "model.safetensors")
+    # exact resume, as for pretraining from scratch
+    P.pretrain(config, tmp_path / "resumed", stop_after_steps=3, **common)
+    resumed = P.pretrain(config, tmp_path / "resumed", resume=True, **common)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    # a checkpoint of another shape is refused with a clear message
+    with pytest.raises(ValueError, match="has shape"):
+        P.load_initial_checkpoint(dataclasses.replace(config, hidden_size=64))
+
+
+def test_domain_adaptation_preset_and_bad_settings():
+    preset = P.get_preset("tiny-bert-movies")
+    assert preset.initial_checkpoint == "tiny-bert" and preset.corpus == "movies"
+    assert not preset.next_sentence_prediction
+    with pytest.raises(ValueError, match="corpus must be one of"):
+        P.get_preset("tiny-bert", corpus="wikipedia")
+    with pytest.raises(ValueError, match="BERT setting"):
+        P.get_preset("tiny-gpt", next_sentence_prediction=False)
