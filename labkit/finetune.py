@@ -300,8 +300,9 @@ def fine_tune(
 ) -> FineTuneResult:
     """Fine-tune ``model_name`` on ``dataset`` (train / validation / test) and predict the test split.
 
-    Training stops early when validation accuracy has not improved for ``patience`` evaluations; the
-    best weights (by validation accuracy) are restored before predicting the test split.
+    Training stops early when validation accuracy has not improved for ``patience`` evaluations after
+    the warmup (evaluations during warmup never count); the best weights (by validation accuracy) are
+    restored before predicting the test split.
     ``train_limit`` keeps only the first N training examples (for quick runs and learning curves).
     ``freeze=True`` trains the classification head only.
     """
@@ -329,7 +330,8 @@ def fine_tune(
     evaluate_at = {round(steps_per_epoch * (i + 1) / evaluations_per_epoch) for i in range(evaluations_per_epoch)}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=learning_rate, weight_decay=weight_decay)
-    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_fraction * total_steps), total_steps)
+    warmup_steps = math.ceil(warmup_fraction * total_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
 
     history: list[dict[str, float]] = []
     best_accuracy, best_state, evaluations_without_gain = -1.0, None, 0
@@ -359,7 +361,7 @@ def fine_tune(
                 if accuracy > best_accuracy:
                     best_accuracy, evaluations_without_gain = accuracy, 0
                     best_state = copy.deepcopy(model.state_dict())
-                else:
+                elif step > warmup_steps:  # while the learning rate still ramps up, a plateau is no signal
                     evaluations_without_gain += 1
                     if evaluations_without_gain >= patience:
                         stop = True

@@ -483,8 +483,9 @@ def small_data_recipe(candidate: Candidate, train_size: int, *, min_steps: int =
     A recipe's epoch count is chosen for the full training set; 100 examples at batch 32 and 2 epochs
     would be 8 steps, and the curve would then measure under-training instead of data size. So the
     number of epochs grows until there are at least ``min_steps`` steps (at most ``max_epochs``), with
-    one validation check per epoch and a patience of 3 checks. The full-data recipe is kept whenever it
-    already gives that many steps. The baseline needs no overrides.
+    one validation check per epoch and a patience of a quarter of the epochs (at least 3 checks), so a
+    few noisy checks of a tiny epoch cannot stop training early. The full-data recipe is kept whenever
+    it already gives that many steps. The baseline needs no overrides.
     """
     if candidate.is_baseline:
         return {}
@@ -493,7 +494,7 @@ def small_data_recipe(candidate: Candidate, train_size: int, *, min_steps: int =
     epochs = min(max_epochs, -(-min_steps // steps_per_epoch))
     if epochs <= recipe["epochs"]:
         return {}
-    return {"epochs": epochs, "evaluations_per_epoch": 1, "patience": 3}
+    return {"epochs": epochs, "evaluations_per_epoch": 1, "patience": max(3, -(-epochs // 4))}
 
 
 def learning_curve(task: Task | str, candidates: Sequence[Candidate | str], sizes: Sequence[int],

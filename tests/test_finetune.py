@@ -33,6 +33,18 @@ def test_learns_a_separable_task(tiny_model_dir: Path) -> None:
     assert np.allclose(again, result.probabilities, atol=1e-5)
 
 
+def test_early_stopping_waits_for_the_warmup(tiny_model_dir: Path) -> None:
+    # a learning rate too small to change any prediction: validation accuracy never improves after the
+    # first check, so patience 1 stops at the first check after the warmup (10 of 20 steps), never before
+    data = toy_sentiment(sizes=(64, 20, 20))
+    result = run(tiny_model_dir, data, epochs=5, learning_rate=1e-9, warmup_fraction=0.5, patience=1,
+                 evaluations_per_epoch=4)
+    assert result.config["steps"] == 11  # a check at every step; the first one after step 10 ends it
+    stopped_early = run(tiny_model_dir, data, epochs=5, learning_rate=1e-9, warmup_fraction=0.0, patience=1,
+                        evaluations_per_epoch=4)
+    assert stopped_early.config["steps"] == 2
+
+
 def test_seed_reproduces_and_changes(tiny_model_dir: Path) -> None:
     data = toy_sentiment(sizes=(96, 20, 20))
     first = run(tiny_model_dir, data, epochs=2, seed=1)
