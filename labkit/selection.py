@@ -478,14 +478,16 @@ def load_learning_curve(output: str | Path) -> pd.DataFrame:
 
 def small_data_recipe(candidate: Candidate, train_size: int, *, min_steps: int = 100,
                       max_epochs: int = 30) -> dict[str, Any]:
-    """Recipe overrides that give a small training set enough optimizer steps to learn anything.
+    """Recipe overrides for one point of a learning curve: enough steps, and no early stopping.
 
     A recipe's epoch count is chosen for the full training set; 100 examples at batch 32 and 2 epochs
     would be 8 steps, and the curve would then measure under-training instead of data size. So the
     number of epochs grows until there are at least ``min_steps`` steps (at most ``max_epochs``), with
-    one validation check per epoch and a patience of a quarter of the epochs (at least 3 checks), so a
-    few noisy checks of a tiny epoch cannot stop training early. The full-data recipe is kept whenever
-    it already gives that many steps. The baseline needs no overrides.
+    one validation check per epoch. And every run trains to the end of its schedule (the patience is
+    the number of checks), keeping the weights of its best validation check: on a small training set
+    validation accuracy can sit flat for a while (a network from random weights first predicts the
+    majority class), and a short patience would stop it before it has learned anything, which measures
+    the stopping rule, not the model. The baseline needs no overrides.
     """
     if candidate.is_baseline:
         return {}
@@ -493,8 +495,8 @@ def small_data_recipe(candidate: Candidate, train_size: int, *, min_steps: int =
     steps_per_epoch = -(-train_size // recipe["batch_size"])
     epochs = min(max_epochs, -(-min_steps // steps_per_epoch))
     if epochs <= recipe["epochs"]:
-        return {}
-    return {"epochs": epochs, "evaluations_per_epoch": 1, "patience": max(3, -(-epochs // 4))}
+        return {"patience": recipe["epochs"] * recipe["evaluations_per_epoch"]}
+    return {"epochs": epochs, "evaluations_per_epoch": 1, "patience": epochs}
 
 
 def learning_curve(task: Task | str, candidates: Sequence[Candidate | str], sizes: Sequence[int],
@@ -503,8 +505,9 @@ def learning_curve(task: Task | str, candidates: Sequence[Candidate | str], size
     """Run every candidate once per training-set size (a seeded sample of the train split); one table.
 
     Each size has its own folder ``<output>/train-<size>/``, so the curve is resumable like ``compare``.
-    A size larger than the train split is clipped to it. Small sizes train for more epochs (see
-    ``small_data_recipe``); validation and test sets stay whole, so every point is measured alike.
+    A size larger than the train split is clipped to it. Small sizes train for more epochs, and no run
+    stops early (see ``small_data_recipe``); validation and test sets stay whole, so every point is
+    measured alike.
     """
     task = builtin_task(task) if isinstance(task, str) else task
     if not sizes or min(sizes) < 2:

@@ -259,8 +259,8 @@ def test_learning_curve_runs_each_size(tmp_path: Path) -> None:
 
 def test_small_training_sets_get_enough_steps(tiny_model_dir: Path, tmp_path: Path) -> None:
     minilm = selection.parse_candidate("minilm-l6")  # recipe: 2 epochs of batch 32
-    assert selection.small_data_recipe(minilm, 100) == {"epochs": 25, "evaluations_per_epoch": 1, "patience": 7}
-    assert selection.small_data_recipe(minilm, 3000) == {}  # 2 x 94 steps already exceed 100
+    assert selection.small_data_recipe(minilm, 100) == {"epochs": 25, "evaluations_per_epoch": 1, "patience": 25}
+    assert selection.small_data_recipe(minilm, 3000) == {"patience": 4}  # 2 x 94 steps suffice; no early stop
     assert selection.small_data_recipe(minilm, 10)["epochs"] == 30  # capped
     assert selection.small_data_recipe(selection.parse_candidate("tfidf-lr"), 10) == {}
     # the curve trains a small set with those settings (4 batches of 16 -> 25 epochs for 100 steps)
@@ -272,7 +272,8 @@ def test_small_training_sets_get_enough_steps(tiny_model_dir: Path, tmp_path: Pa
     finally:
         del selection.RECIPES[local.model]
     record = json.loads((tmp_path / "train-64" / local.name / "record.json").read_text())
-    assert record["settings"]["epochs"] == 25 and record["settings"]["patience"] == 7
+    assert record["settings"]["epochs"] == 25 and record["settings"]["patience"] == 25
+    assert record["settings"]["steps"] == 100  # trained to the end of the schedule
     assert curve["train_examples"].tolist() == [64]
 
 
