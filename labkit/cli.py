@@ -75,7 +75,7 @@ def _latency(arguments: argparse.Namespace) -> int:
     from labkit.selection import remeasure_latency
 
     output = Path(arguments.output or f"data/results/finetune-{arguments.task}")
-    table = remeasure_latency(arguments.task, output, latency_examples=arguments.examples)
+    table = remeasure_latency(arguments.task, output, latency_examples=arguments.examples, rounds=arguments.rounds)
     columns = ["candidate", "latency_ms_p50", "latency_ms_p95", "batched_ms_per_example", "throughput_per_second"]
     print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     return 0
@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     latency.add_argument("--task", default="sentiment", choices=["sentiment", "topic", "reuters"])
     latency.add_argument("--output", help="results folder (default: data/results/finetune-TASK)")
-    latency.add_argument("--examples", type=int, default=200, help="test texts to time (default 200)")
+    latency.add_argument("--examples", type=int, default=200, help="test texts to time per round (default 200)")
+    latency.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each column is their median")
     latency.set_defaults(handler=_latency)
     _add_select(commands)
     return parser

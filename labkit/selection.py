@@ -217,16 +217,20 @@ def inference_costs(predict: Callable[[Sequence[str]], np.ndarray], texts: Seque
             "throughput_per_second": batched.examples_per_second, "latency_threads": _torch_threads()}
 
 
-def remeasure_latency(task: Task | str, output: str | Path, *, latency_examples: int = 200,
+def remeasure_latency(task: Task | str, output: str | Path, *, latency_examples: int = 200, rounds: int = 5,
                       log: Callable[[str], None] = print) -> pd.DataFrame:
-    """Measure every finished candidate's latency again, one after another, and update its record.
+    """Measure every finished candidate's latency again, all under the same conditions, and update its record.
 
-    Latency measured right after training shares the machine with whatever else runs then; run this
-    on a quiet machine so all candidates are timed under the same conditions. Inference cost depends on
-    the architecture, not on the trained weights, so each transformer is rebuilt with random weights
-    (same config, same tokenizer); the TF-IDF baseline is refitted with the ``C`` it chose. Only the
-    cost columns of ``record.json`` change (written atomically); the table is returned.
+    Latency measured right after training shares the machine with whatever else runs then, and even a
+    quiet shared machine has slow spells that last longer than one measurement. So all candidates are
+    loaded first and timed in ``rounds`` interleaved rounds (each round in a rotated order); each cost
+    column is the median over the rounds. Inference cost depends on the architecture, not on the trained
+    weights, so each transformer is rebuilt with random weights (same config, same tokenizer); the
+    TF-IDF baseline is refitted with the ``C`` it chose. Only the cost columns of ``record.json`` change
+    (written atomically); the table is returned.
     """
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
     task = builtin_task(task) if isinstance(task, str) else task
     output = Path(output)
     files = sorted(output.glob("*/record.json"))
@@ -234,7 +238,7 @@ def remeasure_latency(task: Task | str, output: str | Path, *, latency_examples:
         raise FileNotFoundError(f"no results under {output} to re-measure")
     label_names = finetune.check_dataset(task.dataset, task.text_column, task.label_column)
     texts = list(task.dataset["test"][task.text_column])[:latency_examples]
-    records = []
+    candidates = []  # (path, record, predict)
     for path in files:
         record = json.loads(path.read_text())
         if record["model"] == finetune.BASELINE_NAME:
@@ -250,8 +254,19 @@ def remeasure_latency(task: Task | str, output: str | Path, *, latency_examples:
             tokenizer, model = finetune.load_classifier(record["model"], len(label_names), "random")
             model.eval()
             predict = partial(finetune.predict_proba, model, tokenizer, max_length=task.max_length)
-        record.update(inference_costs(lambda batch: predict(list(batch)), texts))
-        record["latency_measured"] = f"re-measured on its own, {time.strftime('%Y-%m-%d %H:%M %Z')}"
+        candidates.append((path, record, predict))
+    measured: dict[Path, list[dict[str, Any]]] = {path: [] for path, _, _ in candidates}
+    for round_index in range(rounds):
+        shift = round_index % len(candidates)
+        for path, _, predict in candidates[shift:] + candidates[:shift]:
+            measured[path].append(inference_costs(lambda batch, predict=predict: predict(list(batch)), texts))
+    records = []
+    for path, record, _ in candidates:
+        rows = pd.DataFrame(measured[path])
+        record.update({column: float(rows[column].median()) for column in rows.columns if column != "latency_threads"})
+        record["latency_threads"] = int(rows["latency_threads"].iloc[0])
+        record["latency_measured"] = (f"re-measured with every candidate of this folder: median of {rounds} interleaved "
+                                      f"rounds, {time.strftime('%Y-%m-%d %H:%M %Z')}")
         temporary = path.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(record, indent=2) + "\n")
         os.replace(temporary, path)

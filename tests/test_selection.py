@@ -282,7 +282,7 @@ def test_remeasure_latency_changes_only_the_cost_columns(tiny_model_dir: Path, t
     before = selection.compare(toy_task(), [local, "tfidf-lr"], tmp_path, overrides=FAST, progress=False,
                                log=lambda m: None)
     messages: list[str] = []
-    after = selection.remeasure_latency(toy_task(), tmp_path, log=messages.append)
+    after = selection.remeasure_latency(toy_task(), tmp_path, rounds=3, log=messages.append)
     assert len(messages) == 2 and all("ms per example" in message for message in messages)
     cost = ["latency_ms_p50", "latency_ms_p95", "batched_ms_per_example", "throughput_per_second",
             "latency_threads", "latency_measured"]
@@ -291,13 +291,15 @@ def test_remeasure_latency_changes_only_the_cost_columns(tiny_model_dir: Path, t
         if column not in cost and column != "candidate":
             assert merged[column].equals(merged[f"{column}_new"]), column
     assert (after["latency_ms_p50"] > 0).all() and (after["latency_ms_p50"] <= after["latency_ms_p95"]).all()
-    assert after["latency_measured"].str.startswith("re-measured").all()
+    assert after["latency_measured"].str.contains("median of 3 interleaved rounds").all()
     # the run keys survive: a rerun of compare still skips both candidates
     messages.clear()
     selection.compare(toy_task(), [local, "tfidf-lr"], tmp_path, overrides=FAST, progress=False, log=messages.append)
     assert all("already done" in message for message in messages)
     with pytest.raises(FileNotFoundError, match="no results"):
         selection.remeasure_latency(toy_task(), tmp_path / "empty")
+    with pytest.raises(ValueError, match="rounds"):
+        selection.remeasure_latency(toy_task(), tmp_path, rounds=0)
 
 
 def test_finetune_and_latency_cli_on_a_shipped_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
