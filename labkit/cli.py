@@ -72,10 +72,11 @@ def _finetune(arguments: argparse.Namespace) -> int:
 
 
 def _latency(arguments: argparse.Namespace) -> int:
-    from labkit.selection import remeasure_latency
+    from labkit.selection import record_provenance, remeasure_latency
 
     output = Path(arguments.output or f"data/results/finetune-{arguments.task}")
     table = remeasure_latency(arguments.task, output, latency_examples=arguments.examples, rounds=arguments.rounds)
+    record_provenance(output, "labkit " + " ".join(arguments.argv), seed=0)
     columns = ["candidate", "latency_ms_p50", "latency_ms_p95", "batched_ms_per_example", "throughput_per_second"]
     print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     return 0

@@ -312,10 +312,12 @@ def test_finetune_and_latency_cli_on_a_shipped_task(tmp_path: Path, capsys: pyte
     assert json.loads((tmp_path / "sentiment" / "provenance.json").read_text())["runs"][0]["command"].startswith(
         "labkit finetune --task sentiment")
     capsys.readouterr()
-    assert main(["latency", "--task", "sentiment", "--output", output, "--examples", "20"]) == 0
+    assert main(["latency", "--task", "sentiment", "--output", output, "--examples", "20", "--rounds", "2"]) == 0
     assert "tfidf-lr" in capsys.readouterr().out
     updated = json.loads((tmp_path / "sentiment" / "tfidf-lr" / "record.json").read_text())
     assert updated["accuracy"] == record["accuracy"] and "latency_measured" in updated
+    commands = [run["command"] for run in json.loads((tmp_path / "sentiment" / "provenance.json").read_text())["runs"]]
+    assert commands[-1].startswith("labkit latency --task sentiment")
     # a learning curve from the same command
     curve_output = str(tmp_path / "curve")
     assert main(["finetune", "--task", "sentiment", "--candidates", "tfidf-lr", "--sizes", "50,200",
