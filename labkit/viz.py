@@ -536,7 +536,14 @@ def pareto_scatter(names: Sequence[str], cost: Sequence[float], quality: Sequenc
         for name, x, y in zip(names, cost, quality):
             ax.annotate(name, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
         if log_cost:
+            from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+
             ax.set_xscale("log")
+            # plain numbers at 1-2-5 steps; matplotlib's default labels minor ticks as 2x10^0 etc.,
+            # which collide when the axis spans less than a decade or two
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(cost_label)
         ax.set_ylabel(quality_label)
         ax.set_title(title)

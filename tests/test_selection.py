@@ -155,6 +155,22 @@ def test_pareto_front_on_a_known_example() -> None:
         selection.pareto_front(table, {"f1": "max"})
 
 
+def test_pareto_scatter_marks_the_front_with_readable_ticks() -> None:
+    from labkit import viz
+
+    figure = viz.pareto_scatter(["a", "b", "c"], [1.9, 6.1, 41.8], [0.97, 0.95, 0.971], [True, False, True],
+                                sizes=[5e5, 1.5e6, 2.3e7])
+    ax = figure.axes[0]
+    figure.canvas.draw()
+    optimal = [c for c in ax.collections if c.get_label() == "Pareto-optimal"]
+    assert len(optimal) == 1 and len(optimal[0].get_offsets()) == 2
+    assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "5", "10", "20", "50"]
+    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))  # no colliding minor labels
+    assert {t.get_text() for t in ax.texts} == {"a", "b", "c"}
+    with pytest.raises(ValueError, match="same length"):
+        viz.pareto_scatter(["a"], [1.0, 2.0], [0.5], [True])
+
+
 def test_recommend_honours_every_constraint() -> None:
     rng = np.random.default_rng(0)
     for trial in range(200):
