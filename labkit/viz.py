@@ -551,6 +551,33 @@ def pareto_scatter(names: Sequence[str], cost: Sequence[float], quality: Sequenc
     return figure
 
 
+def learning_curves(curve: object, *, metric: str = "accuracy", candidates: Sequence[str] | None = None,
+                    title: str = "", xlabel: str = "labelled training examples (log scale)",
+                    reference: float | None = None, reference_label: str = "", ax: Axes | None = None) -> Figure:
+    """Quality against training-set size, one line per candidate, with its confidence band.
+
+    ``curve`` is a table (a ``pandas.DataFrame``, e.g. from ``selection.load_learning_curve``) with the
+    columns ``candidate``, ``train_examples``, ``metric`` and, when present, ``metric_low`` /
+    ``metric_high`` (drawn as shaded bands). ``candidates`` picks and orders the lines (default: all).
+    """
+    missing = [c for c in ("candidate", "train_examples", metric) if c not in curve.columns]
+    if missing:
+        raise ValueError(f"the curve table has no column(s) {missing}")
+    names = list(candidates) if candidates is not None else sorted(curve["candidate"].unique())
+    unknown = sorted(set(names) - set(curve["candidate"]))
+    if unknown:
+        raise ValueError(f"no rows for candidate(s) {unknown}")
+    has_band = f"{metric}_low" in curve.columns and f"{metric}_high" in curve.columns
+    series, bands = {}, {}
+    for name in names:
+        rows = curve[curve["candidate"] == name].sort_values("train_examples")
+        series[name] = (rows["train_examples"].tolist(), rows[metric].tolist())
+        if has_band:
+            bands[name] = (rows[f"{metric}_low"].tolist(), rows[f"{metric}_high"].tolist())
+    return line_chart(series, bands=bands or None, log_x=True, title=title, xlabel=xlabel,
+                      ylabel=f"test {metric}", reference=reference, reference_label=reference_label, ax=ax)
+
+
 # --- pretraining figures ---
 
 

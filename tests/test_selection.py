@@ -340,3 +340,20 @@ def test_finetune_and_latency_cli_on_a_shipped_task(tmp_path: Path, capsys: pyte
                  "--output", curve_output]) == 0
     assert sorted(p.name for p in (tmp_path / "curve").glob("train-*")) == ["train-200", "train-50"]
     assert main(["finetune", "--task", "sentiment", "--sizes", "50", "--train-limit", "9"]) == 2
+
+
+def test_learning_curves_figure() -> None:
+    from labkit import viz
+
+    curve = results_frame([("a", 0.6, 1.0, 1e6), ("a", 0.7, 1.0, 1e6), ("b", 0.55, 1.0, 1e6), ("b", 0.65, 1.0, 1e6)])
+    curve["train_examples"] = [100, 1000, 1000, 100]  # b's rows out of order: the line must still be sorted
+    curve["accuracy_low"], curve["accuracy_high"] = curve["accuracy"] - 0.03, curve["accuracy"] + 0.03
+    figure = viz.learning_curves(curve, candidates=["b", "a"], reference=0.5)
+    ax = figure.axes[0]
+    assert [line.get_label() for line in ax.lines[:2]] == ["b", "a"] and ax.get_xscale() == "log"
+    assert list(ax.lines[0].get_xdata()) == [100, 1000] and list(ax.lines[0].get_ydata()) == [0.65, 0.55]
+    assert len(ax.collections) == 2  # one confidence band per candidate
+    with pytest.raises(ValueError, match="no rows for candidate"):
+        viz.learning_curves(curve, candidates=["c"])
+    with pytest.raises(ValueError, match="no column"):
+        viz.learning_curves(curve, metric="f1")
