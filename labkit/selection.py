@@ -39,10 +39,10 @@ from labkit import evaluation, finetune
 RECIPES: dict[str, dict[str, Any]] = {
     "minilm-l6": {"learning_rate": 5e-5, "epochs": 2, "batch_size": 32, "evaluations_per_epoch": 2},
     "tiny-bert": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32, "evaluations_per_epoch": 2},
-    "tiny-bert-movies": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32, "evaluations_per_epoch": 2},
     "tiny-gpt": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32, "evaluations_per_epoch": 2},
     "default": {"learning_rate": 5e-5, "epochs": 3, "batch_size": 32, "evaluations_per_epoch": 2},
 }
+RECIPES["tiny-bert-movies"] = RECIPES["tiny-bert"]  # the same network, further pretrained: the same recipe
 FROZEN_LEARNING_RATE = 1e-3  # only the small head trains: it can take a much larger step
 
 
@@ -259,7 +259,7 @@ def remeasure_latency(task: Task | str, output: str | Path, *, latency_examples:
     for round_index in range(rounds):
         shift = round_index % len(candidates)
         for path, _, predict in candidates[shift:] + candidates[:shift]:
-            measured[path].append(inference_costs(lambda batch, predict=predict: predict(list(batch)), texts))
+            measured[path].append(inference_costs(predict, texts))
     records = []
     for path, record, _ in candidates:
         rows = pd.DataFrame(measured[path])
@@ -267,12 +267,17 @@ def remeasure_latency(task: Task | str, output: str | Path, *, latency_examples:
         record["latency_threads"] = int(rows["latency_threads"].iloc[0])
         record["latency_measured"] = (f"re-measured with every candidate of this folder: median of {rounds} interleaved "
                                       f"rounds, {time.strftime('%Y-%m-%d %H:%M %Z')}")
-        temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(record, indent=2) + "\n")
-        os.replace(temporary, path)
+        _write_json_atomically(path, record)
         log(f"{record['candidate']}: {record['latency_ms_p50']:.2f} ms per example (batch 1)")
         records.append(record)
     return results_table(records)
+
+
+def _write_json_atomically(path: Path, content: Any) -> None:
+    """Replace ``path`` with ``content`` as indented JSON; a reader never sees a half-written file."""
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(content, indent=2) + "\n")
+    os.replace(temporary, path)
 
 
 def _write_atomically(folder: Path, record: dict[str, Any], predictions: pd.DataFrame,
@@ -400,9 +405,7 @@ def record_provenance(output: str | Path, command: str, seed: int) -> Path:
     runs = json.loads(path.read_text())["runs"] if path.is_file() else []
     runs.append(provenance(command, seed))
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
-    os.replace(temporary, path)
+    _write_json_atomically(path, {"runs": runs})
     return path
 
 
