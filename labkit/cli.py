@@ -47,27 +47,47 @@ def _pretrain(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _seeds(arguments: argparse.Namespace) -> list[int]:
+    if arguments.seeds:
+        return [int(seed) for seed in arguments.seeds.split(",") if seed.strip()]
+    return [arguments.seed]
+
+
+def _recipe_overrides(arguments: argparse.Namespace) -> dict[str, float] | None:
+    """``--learning-rate`` / ``--epochs`` given on the command line (a validation sweep), or None."""
+    overrides = {"learning_rate": arguments.learning_rate, "epochs": arguments.epochs}
+    return {key: value for key, value in overrides.items() if value is not None} or None
+
+
 def _finetune(arguments: argparse.Namespace) -> int:
-    from labkit.selection import compare, learning_curve, record_provenance
+    from labkit.selection import compare, learning_curve, record_provenance, seed_folder
 
     candidates = [spec for spec in arguments.candidates.split(",") if spec.strip()]
+    command = "labkit " + " ".join(arguments.argv)
     if arguments.sizes:
         if arguments.train_limit is not None:
             print("labkit finetune: give --sizes or --train-limit, not both", file=sys.stderr)
             return 2
         output = Path(arguments.output or f"data/results/curve-{arguments.task}")
         sizes = [int(size) for size in arguments.sizes.split(",") if size.strip()]
-        table = learning_curve(arguments.task, candidates, sizes, output, seed=arguments.seed)
-        record_provenance(output, "labkit " + " ".join(arguments.argv), arguments.seed)
-        print(table[["train_examples", "candidate", "accuracy", "accuracy_low", "accuracy_high"]].to_string(
-            index=False, float_format=lambda x: f"{x:.3f}"))
+        for seed in _seeds(arguments):
+            folder = seed_folder(output, seed) if arguments.seeds else output
+            table = learning_curve(arguments.task, candidates, sizes, folder, seed=seed)
+            record_provenance(output, command, seed)
+            print(f"seed {seed}")
+            print(table[["train_examples", "candidate", "validation_accuracy", "accuracy", "accuracy_low",
+                         "accuracy_high"]].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         return 0
     output = Path(arguments.output or f"data/results/finetune-{arguments.task}")
-    table = compare(arguments.task, candidates, output, seed=arguments.seed, train_limit=arguments.train_limit)
-    record_provenance(output, "labkit " + " ".join(arguments.argv), arguments.seed)
-    columns = ["candidate", "accuracy", "accuracy_low", "accuracy_high", "f1", "parameters", "train_seconds",
-               "latency_ms_p50"]
-    print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    columns = ["candidate", "validation_accuracy", "accuracy", "accuracy_low", "accuracy_high", "f1", "parameters",
+               "train_seconds", "latency_ms_p50"]
+    for seed in _seeds(arguments):
+        folder = seed_folder(output, seed) if arguments.seeds else output
+        table = compare(arguments.task, candidates, folder, seed=seed, train_limit=arguments.train_limit,
+                        overrides=_recipe_overrides(arguments))
+        record_provenance(output, command, seed)
+        print(f"seed {seed}")
+        print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return 0
 
 
@@ -171,7 +191,11 @@ def _add_finetune(commands: argparse._SubParsersAction) -> None:
     finetune.add_argument("--train-limit", type=int, help="use only this many training examples")
     finetune.add_argument("--sizes", help="a learning curve instead: comma-separated training-set sizes, e.g. "
                           "100,300,1000,3000 (default output: data/results/curve-TASK)")
-    finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument("--learning-rate", type=float, help="override the candidates' recipe (for a sweep "
+                          "on validation; give each setting its own --output)")
+    finetune.add_argument("--epochs", type=int, help="override the candidates' recipe (see --learning-rate)")
+    finetune.add_argument("--seed", type=int, default=0, help="one seed, results in --output itself")
+    finetune.add_argument("--seeds", help="several seeds, e.g. 0,1,2: seed 0 in --output, seed n in --output/seed-n")
     finetune.set_defaults(handler=_finetune)
 
 

@@ -16,6 +16,7 @@ pipeline (scikit-learn), so the two can be compared on the same splits.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 import warnings
@@ -44,7 +45,9 @@ class FineTuneResult:
     ``history`` has one row per evaluation: ``epoch``, ``step``, ``train_loss`` (mean since the last
     row), ``validation_loss``, ``validation_accuracy``, ``seconds`` (wall time since the start).
     ``predictions`` has one row per test example: ``text``, ``label``, ``prediction`` and one
-    probability column per class, ``probability_<class name>``.
+    probability column per class, ``probability_<class name>``. ``validation_predictions`` has the
+    same columns for the validation split, from the same (final) model: the split on which a model is
+    *chosen* (and a calibration temperature fitted), so that the test split is touched once.
     """
 
     name: str
@@ -58,11 +61,19 @@ class FineTuneResult:
     train_seconds: float
     train_cpu_seconds: float
     config: dict[str, Any] = field(default_factory=dict)
+    validation_predictions: pd.DataFrame | None = None
 
     @property
     def probabilities(self) -> np.ndarray:
         """Test-set class probabilities, shape ``(n_test, n_classes)``."""
         return self.predictions[[f"probability_{name}" for name in self.label_names]].to_numpy()
+
+    @property
+    def validation_probabilities(self) -> np.ndarray:
+        """Validation-set class probabilities, shape ``(n_validation, n_classes)``."""
+        if self.validation_predictions is None:
+            raise ValueError(f"{self.name} has no validation predictions")
+        return self.validation_predictions[[f"probability_{name}" for name in self.label_names]].to_numpy()
 
     @property
     def test_accuracy(self) -> float:
@@ -219,11 +230,12 @@ def freeze_encoder(model: torch.nn.Module) -> None:
         parameter.requires_grad = False
 
 
-def _batches(tokenised: Any, tokenizer: Any, batch_size: int, shuffle: bool, seed: int) -> Any:
+def _batches(tokenised: Any, tokenizer: Any, batch_size: int, shuffle: bool, seed: int,
+             generator: torch.Generator | None = None) -> Any:
     from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding
 
-    generator = torch.Generator().manual_seed(seed)
+    generator = generator if generator is not None else torch.Generator().manual_seed(seed)
     return DataLoader(tokenised, batch_size=batch_size, shuffle=shuffle, generator=generator,
                       collate_fn=DataCollatorWithPadding(tokenizer, return_tensors="pt"))
 
@@ -278,6 +290,56 @@ def _predictions_frame(texts: Sequence[str], labels: np.ndarray, probabilities: 
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class TrainingState:
+    """Where a fine-tuning run is: everything needed to resume it exactly after an interruption.
+
+    Saved (atomically) after every validation check when ``fine_tune`` is given a ``checkpoint``
+    path. ``epoch_generator_state`` is the data-order generator as it was when the current epoch
+    began, so a resumed run replays the same batch order and skips the batches already trained on.
+    """
+
+    epoch: int = 1
+    batches_done_in_epoch: int = 0
+    step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_accuracy: float = -1.0
+    best_state: dict[str, Any] | None = None
+    checks_without_gain: int = 0
+    stopped_early: bool = False
+    finished: bool = False
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    epoch_generator_state: Any = None
+
+
+def _save_checkpoint(path: Any, state: TrainingState, model: torch.nn.Module, optimizer: Any, scheduler: Any,
+                     run_settings: dict[str, Any]) -> None:
+    from labkit.files import save_torch_atomically
+
+    save_torch_atomically({"settings": run_settings, "state": state, "model": model.state_dict(),
+                           "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                           "torch_rng": torch.get_rng_state()}, path)
+
+
+def _load_checkpoint(path: Any, model: torch.nn.Module, optimizer: Any, scheduler: Any,
+                     run_settings: dict[str, Any]) -> TrainingState | None:
+    """The saved ``TrainingState`` (model, optimizer and scheduler restored), or None if there is none."""
+    from pathlib import Path
+
+    if path is None or not Path(path).is_file():
+        return None
+    saved = torch.load(path, weights_only=False)
+    if saved["settings"] != run_settings:
+        raise ValueError(f"the checkpoint {path} belongs to a run with other settings "
+                         f"({saved['settings']} vs {run_settings}); delete it to start afresh")
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(saved["torch_rng"])
+    return saved["state"]
+
+
 def fine_tune(
     model_name: str,
     dataset: Any,
@@ -297,14 +359,20 @@ def fine_tune(
     train_limit: int | None = None,
     seed: int = 0,
     progress: bool = True,
+    checkpoint: Any = None,
 ) -> FineTuneResult:
     """Fine-tune ``model_name`` on ``dataset`` (train / validation / test) and predict the test split.
 
     Training stops early when validation accuracy has not improved for ``patience`` evaluations after
     the warmup (evaluations during warmup never count); the best weights (by validation accuracy) are
-    restored before predicting the test split.
+    restored before predicting the validation and test splits.
     ``train_limit`` keeps only the first N training examples (for quick runs and learning curves).
-    ``freeze=True`` trains the classification head only.
+    ``freeze=True`` trains the classification head only. With ``checkpoint`` (a file path) the run
+    saves its ``TrainingState`` after every validation check and, if the file exists, resumes from it:
+    an interrupted run continues where it stopped and ends with the same result.
+
+    The settings are the recipe's (16 of them, a deliberate one-call interface mirrored by the
+    ``labkit finetune`` command); the loop's state lives in one ``TrainingState``.
     """
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -324,7 +392,8 @@ def fine_tune(
 
     seed_everything(seed)
     model.train()
-    loader = _batches(tokenised["train"], tokenizer, batch_size, shuffle=True, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    loader = _batches(tokenised["train"], tokenizer, batch_size, shuffle=True, seed=seed, generator=generator)
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * epochs
     evaluate_at = {round(steps_per_epoch * (i + 1) / evaluations_per_epoch) for i in range(evaluations_per_epoch)}
@@ -332,56 +401,81 @@ def fine_tune(
                                   lr=learning_rate, weight_decay=weight_decay)
     warmup_steps = math.ceil(warmup_fraction * total_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
+    config = {"model": model_name, "initialisation": initialisation, "freeze": freeze, "max_length": max_length,
+              "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+              "weight_decay": weight_decay, "warmup_fraction": warmup_fraction, "patience": patience,
+              "train_examples": len(dataset["train"]), "seed": seed}
 
-    history: list[dict[str, float]] = []
-    best_accuracy, best_state, evaluations_without_gain = -1.0, None, 0
-    running_loss, running_count, step = 0.0, 0, 0
+    state = _load_checkpoint(checkpoint, model, optimizer, scheduler, config) or TrainingState()
+    resumed_at = (state.epoch, state.batches_done_in_epoch) if state.step else None
+    running_loss, running_count = 0.0, 0
     start_wall, start_cpu = time.perf_counter(), time.process_time()
-    bar = tqdm(total=total_steps, desc=f"fine-tuning {model_name}", disable=not progress, leave=False)
-    stop = False
-    for epoch in range(1, epochs + 1):
+    bar = tqdm(total=total_steps, initial=state.step, desc=f"fine-tuning {model_name}", disable=not progress,
+               leave=False)
+    while not state.finished:
+        if resumed_at and state.epoch == resumed_at[0]:
+            generator.set_state(state.epoch_generator_state)  # replay this epoch's order, skip what was done
+        state.epoch_generator_state = generator.get_state()
         for index, batch in enumerate(loader, start=1):
+            if resumed_at and (state.epoch, index) <= resumed_at:
+                continue
             loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            running_loss, running_count, step = running_loss + loss.item(), running_count + 1, step + 1
+            running_loss, running_count, state.step = running_loss + loss.item(), running_count + 1, state.step + 1
             bar.update(1)
             if index in evaluate_at:
                 validation_loss, probabilities, labels = _evaluate(model, tokenised["validation"], tokenizer,
                                                                    batch_size * 2)
                 accuracy = float((probabilities.argmax(1) == labels).mean())
-                history.append({"epoch": epoch, "step": step, "train_loss": running_loss / running_count,
-                                "validation_loss": validation_loss, "validation_accuracy": accuracy,
-                                "seconds": time.perf_counter() - start_wall})
+                elapsed = state.seconds + time.perf_counter() - start_wall
+                state.history.append({"epoch": state.epoch, "step": state.step,
+                                      "train_loss": running_loss / running_count, "validation_loss": validation_loss,
+                                      "validation_accuracy": accuracy, "seconds": elapsed})
                 bar.set_postfix(validation_accuracy=f"{accuracy:.3f}")
                 running_loss, running_count = 0.0, 0
-                if accuracy > best_accuracy:
-                    best_accuracy, evaluations_without_gain = accuracy, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                elif step > warmup_steps:  # while the learning rate still ramps up, a plateau is no signal
-                    evaluations_without_gain += 1
-                    if evaluations_without_gain >= patience:
-                        stop = True
-                        break
-        if stop:
-            break
+                if accuracy > state.best_accuracy:
+                    state.best_accuracy, state.checks_without_gain = accuracy, 0
+                    state.best_state = copy.deepcopy(model.state_dict())
+                elif state.step > warmup_steps:  # while the learning rate still ramps up, a plateau is no signal
+                    state.checks_without_gain += 1
+                    state.stopped_early = state.checks_without_gain >= patience
+                state.batches_done_in_epoch = index
+                state.finished = state.stopped_early or (state.epoch == epochs and index == steps_per_epoch)
+                if checkpoint is not None:
+                    _save_checkpoint(checkpoint, _with_times(state, start_wall, start_cpu), model, optimizer,
+                                     scheduler, config)
+                if state.stopped_early:
+                    break
+        if not state.finished:
+            state.epoch, state.batches_done_in_epoch = state.epoch + 1, 0
+            state.finished = state.epoch > epochs
+    if state.stopped_early:  # a finished run, not a failed one: end the bar at 100% instead of red
+        bar.total = bar.n
+        bar.set_postfix(validation_accuracy=f"{state.best_accuracy:.3f}", stopped="early")
     bar.close()
-    train_seconds, train_cpu_seconds = time.perf_counter() - start_wall, time.process_time() - start_cpu
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    state = _with_times(state, start_wall, start_cpu)
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
     model.eval()
-    _, probabilities, labels = _evaluate(model, tokenised["test"], tokenizer, batch_size * 2)
-    predictions = _predictions_frame(list(dataset["test"][text_column]), labels, probabilities, label_names)
-    config = {"model": model_name, "initialisation": initialisation, "freeze": freeze, "max_length": max_length,
-              "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-              "weight_decay": weight_decay, "warmup_fraction": warmup_fraction, "patience": patience,
-              "train_examples": len(dataset["train"]), "seed": seed, "steps": step}
+    config["steps"] = state.step
+    outputs = {}
+    for split in ("validation", "test"):
+        _, probabilities, labels = _evaluate(model, tokenised[split], tokenizer, batch_size * 2)
+        outputs[split] = _predictions_frame(list(dataset[split][text_column]), labels, probabilities, label_names)
     name = model_name + ("-random-init" if initialisation == "random" else "") + ("-frozen" if freeze else "")
-    return FineTuneResult(name, model, tokenizer, label_names, pd.DataFrame(history), predictions,
-                          counts.total, counts.trainable, train_seconds, train_cpu_seconds, config)
+    return FineTuneResult(name, model, tokenizer, label_names, pd.DataFrame(state.history), outputs["test"],
+                          counts.total, counts.trainable, state.seconds, state.cpu_seconds, config,
+                          validation_predictions=outputs["validation"])
+
+
+def _with_times(state: TrainingState, start_wall: float, start_cpu: float) -> TrainingState:
+    """A copy of ``state`` whose clocks include the time spent since this process (re)started the run."""
+    return dataclasses.replace(state, seconds=state.seconds + time.perf_counter() - start_wall,
+                               cpu_seconds=state.cpu_seconds + time.process_time() - start_cpu)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -425,13 +519,16 @@ def tfidf_logistic_regression(dataset: Any, *, text_column: str = "text", label_
             best = (accuracy, C, pipeline)
     train_seconds, train_cpu_seconds = time.perf_counter() - start_wall, time.process_time() - start_cpu
     _, best_C, pipeline = best
-    test_texts = list(dataset["test"][text_column])
-    probabilities = np.zeros((len(test_texts), len(label_names)))
-    probabilities[:, pipeline.classes_] = pipeline.predict_proba(test_texts)
-    labels = np.array(label_ids(dataset["test"][label_column], label_names))
-    predictions = _predictions_frame(test_texts, labels, probabilities, label_names)
+    outputs = {}
+    for split in ("validation", "test"):
+        texts = list(dataset[split][text_column])
+        probabilities = np.zeros((len(texts), len(label_names)))
+        probabilities[:, pipeline.classes_] = pipeline.predict_proba(texts)
+        labels = np.array(label_ids(dataset[split][label_column], label_names))
+        outputs[split] = _predictions_frame(texts, labels, probabilities, label_names)
     counts = count_parameters(pipeline)
     config = {"model": BASELINE_NAME, "C": best_C, "C_values": list(C_values), "vocabulary": len(pipeline[0].vocabulary_),
               "train_examples": len(train_texts), "seed": seed}
-    return FineTuneResult(BASELINE_NAME, pipeline, None, label_names, pd.DataFrame(history), predictions,
-                          counts.total, counts.trainable, train_seconds, train_cpu_seconds, config)
+    return FineTuneResult(BASELINE_NAME, pipeline, None, label_names, pd.DataFrame(history), outputs["test"],
+                          counts.total, counts.trainable, train_seconds, train_cpu_seconds, config,
+                          validation_predictions=outputs["validation"])

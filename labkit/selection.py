@@ -7,12 +7,17 @@ baseline (``"tfidf-lr"``), or a Hub id when online. ``compare`` runs each candid
 measures quality (with bootstrap confidence intervals), cost (parameters, size, training time,
 latency) and cross-domain accuracy, and writes one folder per candidate:
 
-    <output>/<candidate>/record.json        the row of the results table
-    <output>/<candidate>/predictions.parquet  test predictions with probabilities (for paired tests)
-    <output>/<candidate>/history.csv          validation curve during training
+    <output>/<candidate>/record.json                    the row of the results table
+    <output>/<candidate>/validation_predictions.parquet  validation predictions with probabilities
+    <output>/<candidate>/predictions.parquet             test predictions with probabilities
+    <output>/<candidate>/history.csv                     validation curve during training
 
-A folder is written atomically once its candidate has finished, so an interrupted run loses at most
-the candidate in progress, and a rerun skips every candidate already done with the same settings.
+Models are *chosen* on validation (``recommend`` ranks by the ``validation_*`` columns); the test
+columns are the chosen model's report. A folder is written atomically once its candidate has
+finished, and a transformer in progress saves a checkpoint after every validation check
+(``<output>/.partial/<candidate>.pt``), so an interrupted run picks up where it stopped; a rerun
+skips every candidate already done with the same settings. Other seeds of the same comparison go to
+``<output>/seed-<n>/`` (``load_seed_results`` reads them all).
 """
 
 from __future__ import annotations
@@ -28,12 +33,13 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from labkit import evaluation, finetune
+from labkit.files import write_json_atomically
 
 # Training recipes per model family. Chosen once, on validation data, never on test data.
 RECIPES: dict[str, dict[str, Any]] = {
@@ -149,11 +155,53 @@ def _size_on_disk(result: finetune.FineTuneResult) -> int:
         return evaluation.size_on_disk(folder)
 
 
+class CandidateRun(NamedTuple):
+    """What ``run_candidate`` returns: the record and the tables saved beside it."""
+
+    record: dict[str, Any]
+    predictions: pd.DataFrame
+    validation_predictions: pd.DataFrame
+    history: pd.DataFrame
+
+
+def quality_columns(labels: np.ndarray, probabilities: np.ndarray, n_classes: int, *, prefix: str = "",
+                    n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Accuracy and F1 (binary, or macro for more than two classes) with 95% bootstrap intervals.
+
+    ``labels`` ``(n,)`` and ``probabilities`` ``(n, n_classes)`` of one split; the column names get
+    ``prefix`` (``""`` for test, ``"validation_"`` for validation).
+    """
+    predictions = probabilities.argmax(axis=1)
+    codes = list(range(n_classes))
+    average = "binary" if n_classes == 2 else "macro"
+    accuracy = evaluation.bootstrap_ci("accuracy", labels, predictions, n_resamples=n_resamples, seed=seed)
+    f1 = evaluation.bootstrap_ci("f1" if average == "binary" else "f1_macro", labels, predictions,
+                                 n_resamples=n_resamples, seed=seed, labels=codes)
+    return {f"{prefix}accuracy": accuracy.estimate, f"{prefix}accuracy_low": accuracy.low,
+            f"{prefix}accuracy_high": accuracy.high, f"{prefix}f1": f1.estimate, f"{prefix}f1_low": f1.low,
+            f"{prefix}f1_high": f1.high}
+
+
+def majority_class_rates(task: Task, train_labels: Sequence[Any], label_names: list[str]) -> dict[str, Any]:
+    """The accuracy of always answering the training set's most frequent class, on validation and test.
+
+    Every accuracy in the kit is shown beside this rate: 0.70 is good on a balanced task and worse
+    than guessing on one where 75% of the texts share a label.
+    """
+    train = np.asarray(finetune.label_ids(list(train_labels), label_names))
+    majority = int(np.bincount(train, minlength=len(label_names)).argmax())
+    rates = {}
+    for split, prefix in (("validation", "validation_"), ("test", "")):
+        labels = np.asarray(finetune.label_ids(task.dataset[split][task.label_column], label_names))
+        rates[f"{prefix}majority_class_rate"] = float((labels == majority).mean())
+    return {"majority_class": label_names[majority], **rates}
+
+
 def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limit: int | None = None,
                   overrides: dict[str, Any] | None = None, n_resamples: int = 1000,
-                  latency_examples: int = 200, progress: bool = True) -> tuple[dict[str, Any], pd.DataFrame,
-                                                                                 pd.DataFrame]:
-    """Train and measure one candidate; return ``(record, test predictions, training history)``."""
+                  latency_examples: int = 200, progress: bool = True,
+                  checkpoint: str | Path | None = None) -> CandidateRun:
+    """Train and measure one candidate (a transformer resumes from ``checkpoint`` if it exists)."""
     recipe = candidate.recipe(overrides)
     if candidate.is_baseline:
         result = finetune.tfidf_logistic_regression(task.dataset, text_column=task.text_column,
@@ -163,14 +211,12 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
         result = finetune.fine_tune(candidate.model, task.dataset, text_column=task.text_column,
                                     label_column=task.label_column, initialisation=candidate.initialisation,
                                     freeze=candidate.freeze, max_length=task.max_length,
-                                    train_limit=train_limit, seed=seed, progress=progress, **recipe)
+                                    train_limit=train_limit, seed=seed, progress=progress,
+                                    checkpoint=checkpoint, **recipe)
     labels, probabilities = result.predictions["label"].to_numpy(), result.probabilities
-    predictions = probabilities.argmax(axis=1)
-    codes = list(range(len(result.label_names)))
-    average = "binary" if len(codes) == 2 else "macro"
-    accuracy = evaluation.bootstrap_ci("accuracy", labels, predictions, n_resamples=n_resamples, seed=seed)
-    f1 = evaluation.bootstrap_ci("f1" if average == "binary" else "f1_macro", labels, predictions,
-                                 n_resamples=n_resamples, seed=seed, labels=codes)
+    validation_labels = result.validation_predictions["label"].to_numpy()
+    n_classes = len(result.label_names)
+    train = task.dataset if train_limit is None else finetune.limit_training_set(task.dataset, train_limit, seed)
     predict = _predictor(result, task.max_length)
     record: dict[str, Any] = {
         "task": task.name,
@@ -179,15 +225,14 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
         "initialisation": "-" if candidate.is_baseline else candidate.initialisation,
         "frozen": candidate.freeze,
         "train_examples": int(result.config["train_examples"]),
+        "validation_examples": int(len(validation_labels)),
         "test_examples": int(len(labels)),
-        "accuracy": accuracy.estimate,
-        "accuracy_low": accuracy.low,
-        "accuracy_high": accuracy.high,
-        "f1": f1.estimate,
-        "f1_low": f1.low,
-        "f1_high": f1.high,
-        "f1_average": average,
-        "ece": evaluation.expected_calibration_error(labels, probabilities, labels=codes),
+        **quality_columns(validation_labels, result.validation_probabilities, n_classes, prefix="validation_",
+                          n_resamples=n_resamples, seed=seed),
+        **quality_columns(labels, probabilities, n_classes, n_resamples=n_resamples, seed=seed),
+        "f1_average": "binary" if n_classes == 2 else "macro",
+        **majority_class_rates(task, train["train"][task.label_column], result.label_names),
+        "ece": evaluation.expected_calibration_error(labels, probabilities, labels=list(range(n_classes))),
         "parameters": int(result.parameters),
         "trainable_parameters": int(result.trainable_parameters),
         "size_mb": _size_on_disk(result) / 1e6,
@@ -200,7 +245,9 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
         domain_probabilities = predict(list(dataset[task.text_column]))
         domain_labels = np.asarray(dataset[task.label_column])
         record[f"accuracy_{domain}"] = float((domain_probabilities.argmax(axis=1) == domain_labels).mean())
-    return record, result.predictions, result.history
+        record[f"majority_class_rate_{domain}"] = float(
+            (domain_labels == result.label_names.index(record["majority_class"])).mean())
+    return CandidateRun(record, result.predictions, result.validation_predictions, result.history)
 
 
 def inference_costs(predict: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str]) -> dict[str, Any]:
@@ -267,26 +314,21 @@ def remeasure_latency(task: Task | str, output: str | Path, *, latency_examples:
         record["latency_threads"] = int(rows["latency_threads"].iloc[0])
         record["latency_measured"] = (f"re-measured with every candidate of this folder: median of {rounds} interleaved "
                                       f"rounds, {time.strftime('%Y-%m-%d %H:%M %Z')}")
-        _write_json_atomically(path, record)
+        write_json_atomically(path, record)
         log(f"{record['candidate']}: {record['latency_ms_p50']:.2f} ms per example (batch 1)")
         records.append(record)
     return results_table(records)
 
 
-def _write_json_atomically(path: Path, content: Any) -> None:
-    """Replace ``path`` with ``content`` as indented JSON; a reader never sees a half-written file."""
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(temporary, path)
-
-
-def _write_atomically(folder: Path, record: dict[str, Any], predictions: pd.DataFrame,
-                      history: pd.DataFrame) -> None:
+def _write_atomically(folder: Path, run: CandidateRun) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    record = run.record
     try:
-        predictions.drop(columns="text").to_parquet(staging / "predictions.parquet", index=False)
-        history.to_csv(staging / "history.csv", index=False)
+        run.predictions.drop(columns="text").to_parquet(staging / "predictions.parquet", index=False)
+        run.validation_predictions.drop(columns="text").to_parquet(staging / "validation_predictions.parquet",
+                                                                   index=False)
+        run.history.to_csv(staging / "history.csv", index=False)
         (staging / "record.json").write_text(json.dumps(record, indent=2) + "\n")
         if folder.exists():
             shutil.rmtree(folder)
@@ -322,28 +364,62 @@ def compare(task: Task | str, candidates: Sequence[Candidate | str], output: str
         if (folder / "record.json").is_file():
             record = json.loads((folder / "record.json").read_text())
             if record.get("run_key") == json.loads(json.dumps(key)):
-                log(f"{candidate.name}: already done, skipped")
-                records.append(record)
-                continue
-        log(f"{candidate.name}: running")
+                if (folder / "validation_predictions.parquet").is_file():
+                    log(f"{candidate.name}: already done, skipped")
+                    records.append(record)
+                    continue
+                log(f"{candidate.name}: done by an older labkit without validation predictions; running again")
+        checkpoint = None if candidate.is_baseline else output / ".partial" / f"{candidate.name}.pt"
+        log(f"{candidate.name}: {'resuming' if checkpoint and checkpoint.is_file() else 'running'}")
         start = time.perf_counter()
-        record, predictions, history = run_candidate(candidate, task, seed=seed, train_limit=train_limit,
-                                                     overrides=overrides, progress=progress)
-        record["run_key"] = key
-        _write_atomically(folder, record, predictions, history)
-        log(f"{candidate.name}: accuracy {record['accuracy']:.3f} in {time.perf_counter() - start:.0f} s")
-        records.append(record)
+        run = run_candidate(candidate, task, seed=seed, train_limit=train_limit, overrides=overrides,
+                            progress=progress, checkpoint=checkpoint)
+        run.record["run_key"] = key
+        _write_atomically(folder, run)
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)
+            if checkpoint.parent.is_dir() and not any(checkpoint.parent.iterdir()):
+                checkpoint.parent.rmdir()
+        log(f"{candidate.name}: validation accuracy {run.record['validation_accuracy']:.3f} "
+            f"in {time.perf_counter() - start:.0f} s")
+        records.append(run.record)
     return results_table(records)
 
 
+def seed_folder(output: str | Path, seed: int) -> Path:
+    """Where a comparison's run with ``seed`` lives: ``output`` for seed 0, ``output/seed-<n>`` otherwise."""
+    return Path(output) if seed == 0 else Path(output) / f"seed-{seed}"
+
+
+def seeds_in(output: str | Path) -> list[int]:
+    """The seeds that have results under ``output`` (0 for the folder itself, n for ``seed-<n>/``)."""
+    output = Path(output)
+    seeds = [int(folder.name.removeprefix("seed-")) for folder in output.glob("seed-*") if folder.is_dir()]
+    return sorted(set(seeds) | ({0} if any(output.glob("*/record.json")) or any(output.glob("train-*")) else set()))
+
+
+def load_seed_results(output: str | Path) -> pd.DataFrame:
+    """Every seed's results table of a comparison, stacked, with a ``seed`` column."""
+    tables = [load_results(seed_folder(output, seed)).assign(seed=seed) for seed in seeds_in(output)]
+    if not tables:
+        raise FileNotFoundError(f"no results under {output}")
+    return pd.concat(tables, ignore_index=True)
+
+
 def results_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Records -> a tidy table (one row per candidate), best accuracy first."""
+    """Records -> a tidy table (one row per candidate), best validation accuracy first.
+
+    (Results made before validation metrics were recorded are sorted by test accuracy.)
+    """
     frame = pd.DataFrame([{k: v for k, v in record.items() if k not in {"settings", "run_key"}}
                           for record in records])
-    return frame.sort_values("accuracy", ascending=False, ignore_index=True)
+    order = "validation_accuracy" if "validation_accuracy" in frame and frame["validation_accuracy"].notna().all() \
+        else "accuracy"
+    return frame.sort_values(order, ascending=False, ignore_index=True)
 
 
-SUMMARY_COLUMNS = ["candidate", "accuracy", "accuracy_low", "accuracy_high", "f1", "ece", "parameters", "size_mb",
+SUMMARY_COLUMNS = ["candidate", "validation_accuracy", "accuracy", "accuracy_low", "accuracy_high",
+                   "majority_class_rate", "f1", "ece", "parameters", "size_mb",
                    "train_seconds", "latency_ms_p50", "latency_ms_p95", "throughput_per_second"]
 
 
@@ -405,7 +481,7 @@ def record_provenance(output: str | Path, command: str, seed: int) -> Path:
     runs = json.loads(path.read_text())["runs"] if path.is_file() else []
     runs.append(provenance(command, seed))
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_json_atomically(path, {"runs": runs})
+    write_json_atomically(path, {"runs": runs})
     return path
 
 
@@ -492,6 +568,12 @@ def load_learning_curve(output: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"no learning curve under {output} (run `labkit finetune --sizes ...` first)")
     tables = [load_results(folder) for folder in folders if any(folder.glob("*/record.json"))]
     return pd.concat(tables, ignore_index=True).sort_values(["train_examples", "candidate"], ignore_index=True)
+
+
+def load_learning_curve_seeds(output: str | Path) -> pd.DataFrame:
+    """Every seed's learning-curve table (``output`` for seed 0, ``output/seed-<n>``), with a ``seed`` column."""
+    return pd.concat([load_learning_curve(seed_folder(output, seed)).assign(seed=seed) for seed in seeds_in(output)],
+                     ignore_index=True)
 
 
 def small_data_recipe(candidate: Candidate, train_size: int, *, min_steps: int = 100,
@@ -586,26 +668,40 @@ class Recommendation:
         return self.rationale
 
 
-def recommend(results: pd.DataFrame, *, metric: str = "accuracy", max_latency_ms: float | None = None,
-              max_params: float | None = None, min_metric: float | None = None,
-              max_train_seconds: float | None = None, max_size_mb: float | None = None) -> Recommendation:
-    """Pick the candidate with the best ``metric`` among those meeting every given constraint.
+def recommend(results: pd.DataFrame, *, metric: str = "accuracy", choose_on: str = "validation",
+              max_latency_ms: float | None = None, max_params: float | None = None,
+              min_metric: float | None = None, max_train_seconds: float | None = None,
+              max_size_mb: float | None = None) -> Recommendation:
+    """Pick the candidate with the best validation ``metric`` among those meeting every constraint.
+
+    The choice and the ``min_metric`` bound use the ``validation_<metric>`` column (``choose_on=
+    "validation"``, the default): choosing by test score would make the chosen model's test score an
+    optimistic estimate. The rationale then reports the chosen model's *test* score with its interval,
+    once, naming the split of every number. ``choose_on="test"`` exists only to demonstrate that
+    optimism (notebook 06).
 
     Constraints are upper bounds on ``latency_ms_p50``, ``parameters``, ``train_seconds`` and
-    ``size_mb`` and a lower bound on ``metric``. Ties on the metric go to fewer parameters, then lower
-    latency. When nothing fits, ``choice`` is ``None`` and the rationale says which constraints bind and
-    what the closest candidates achieve.
+    ``size_mb``. A candidate whose constrained value is missing (not measured) is ruled out: an
+    unknown latency does not meet a latency limit. Ties go to fewer parameters, then lower latency.
+    When nothing fits, ``choice`` is ``None`` and the rationale says which constraints bind.
     """
     if results.empty:
         raise ValueError("no results to choose from")
-    if metric not in results.columns:
-        raise KeyError(f"results have no column {metric!r}")
+    if choose_on not in {"validation", "test"}:
+        raise ValueError(f"choose_on must be 'validation' or 'test', got {choose_on!r}")
+    ranking = f"validation_{metric}" if choose_on == "validation" else metric
+    for column in (ranking, metric):
+        if column not in results.columns:
+            hint = (" (these results predate validation metrics: re-run them with `labkit finetune`)"
+                    if column.startswith("validation_") else "")
+            raise KeyError(f"results have no column {column!r}{hint}")
+    split = "validation" if choose_on == "validation" else "test"
     constraints = [  # (column, bound, "max" if the bound is an upper limit, what it is, unit)
         ("latency_ms_p50", max_latency_ms, "max", "latency (p50)", " ms"),
         ("parameters", max_params, "max", "parameters", ""),
         ("train_seconds", max_train_seconds, "max", "training time", " s"),
         ("size_mb", max_size_mb, "max", "size on disk", " MB"),
-        (metric, min_metric, "min", metric, ""),
+        (ranking, min_metric, "min", f"{split} {metric}", ""),
     ]
     ruled_out: dict[str, str] = {}
     keep = pd.Series(True, index=results.index)
@@ -614,33 +710,39 @@ def recommend(results: pd.DataFrame, *, metric: str = "accuracy", max_latency_ms
             continue
         if column not in results.columns:
             raise KeyError(f"results have no column {column!r} for this constraint")
-        fails = results[column] > bound if kind == "max" else results[column] < bound
+        values = pd.to_numeric(results[column], errors="coerce")
+        fails = values.isna() | (values > bound if kind == "max" else values < bound)
         for index in results.index[fails]:
             name = results.at[index, "candidate"]
-            reason = (f"{what} {results.at[index, column]:,.3g}{unit}, "
-                      f"{'over' if kind == 'max' else 'under'} the limit of {bound:,.3g}{unit}")
+            if pd.isna(values[index]):
+                reason = f"{what} not measured, so it cannot be shown to meet the limit of {bound:,.3g}{unit}"
+            else:
+                reason = (f"{what} {values[index]:,.3g}{unit}, "
+                          f"{'over' if kind == 'max' else 'under'} the limit of {bound:,.3g}{unit}")
             ruled_out[name] = f"{ruled_out[name]}; {reason}" if name in ruled_out else reason
         keep &= ~fails
-    feasible = results[keep].sort_values([metric, "parameters", "latency_ms_p50"], ascending=[False, True, True])
+    feasible = results[keep].sort_values([ranking, "parameters", "latency_ms_p50"], ascending=[False, True, True])
     asked = [f"{what} {'<=' if kind == 'max' else '>='} {bound:,.3g}{unit}"
              for column, bound, kind, what, unit in constraints if bound is not None]
     asked_text = ", ".join(asked) if asked else "no constraints"
     if feasible.empty:
-        closest = results.sort_values(metric, ascending=False).head(3)
+        closest = results.sort_values(ranking, ascending=False).head(3)
         lines = [f"No candidate meets all constraints ({asked_text})."]
         lines += [f"- {row.candidate}: {ruled_out.get(row.candidate, '')}" for row in closest.itertuples()]
         lines.append("Relax the binding constraint, or consider a smaller model or a classical baseline.")
         return Recommendation(None, "\n".join(lines), feasible, ruled_out)
     best = feasible.iloc[0]
-    text = (f"Choose {best['candidate']}: {metric} {best[metric]:.3f}"
-            + (f" (95% CI {best[metric + '_low']:.3f} to {best[metric + '_high']:.3f})"
-               if f"{metric}_low" in best else "")
-            + f", {best['parameters']:,.0f} parameters, {best['latency_ms_p50']:.2f} ms per example; "
-            f"it is the best of {len(feasible)} candidate(s) meeting {asked_text}.")
+    text = (f"Choose {best['candidate']}: the best {split} {metric} ({best[ranking]:.3f}) of "
+            f"{len(feasible)} candidate(s) meeting {asked_text}; {best['parameters']:,.0f} parameters, "
+            f"{best['latency_ms_p50']:.2f} ms per example.")
+    if choose_on == "validation":
+        text += (f" Its test {metric}, measured once after choosing: {best[metric]:.3f}"
+                 + (f" (95% CI {best[metric + '_low']:.3f} to {best[metric + '_high']:.3f})"
+                    if f"{metric}_low" in best else "") + ".")
     if len(feasible) > 1:
         runner_up = feasible.iloc[1]
-        text += (f" Runner-up: {runner_up['candidate']} ({metric} {runner_up[metric]:.3f}); check whether the "
-                 "gap is real with a paired test before paying for the difference.")
+        text += (f" Runner-up: {runner_up['candidate']} ({split} {metric} {runner_up[ranking]:.3f}); check whether "
+                 "the gap is real with a paired test before paying for the difference.")
     if ruled_out:
         text += " Ruled out: " + "; ".join(f"{name} ({why})" for name, why in ruled_out.items()) + "."
     return Recommendation(str(best["candidate"]), text, feasible, ruled_out)

@@ -143,3 +143,38 @@ def test_string_labels_are_mapped() -> None:
     assert finetune.check_dataset(data) == ["neg", "pos"]
     result = finetune.tfidf_logistic_regression(data, C_values=(1.0,))
     assert result.label_names == ["neg", "pos"] and list(result.predictions["label"]) == [1, 0, 1, 0]
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(tiny_model_dir: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after its third validation check, a run resumed from its checkpoint ends exactly as an
+    uninterrupted one: same history, same validation and test probabilities."""
+    settings = dict(epochs=3, evaluations_per_epoch=2, learning_rate=3e-3, batch_size=16, max_length=16,
+                    patience=10, progress=False)
+    data = toy_sentiment(sizes=(96, 30, 30))
+    uninterrupted = finetune.fine_tune(str(tiny_model_dir), data, **settings)
+
+    checkpoint = tmp_path / "run.pt"
+    real_save, saves = finetune._save_checkpoint, []
+
+    def save_then_die(*args: object, **kwargs: object) -> None:
+        real_save(*args, **kwargs)
+        saves.append(1)
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(finetune, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        finetune.fine_tune(str(tiny_model_dir), data, checkpoint=checkpoint, **settings)
+    monkeypatch.setattr(finetune, "_save_checkpoint", real_save)
+    assert checkpoint.is_file()
+    resumed = finetune.fine_tune(str(tiny_model_dir), data, checkpoint=checkpoint, **settings)
+    columns = ["epoch", "step", "train_loss", "validation_loss", "validation_accuracy"]
+    assert len(resumed.history) == len(uninterrupted.history) == 6
+    np.testing.assert_allclose(resumed.history[columns].to_numpy(), uninterrupted.history[columns].to_numpy(),
+                               rtol=1e-5)
+    np.testing.assert_allclose(resumed.probabilities, uninterrupted.probabilities, atol=1e-6)
+    np.testing.assert_allclose(resumed.validation_probabilities, uninterrupted.validation_probabilities, atol=1e-6)
+    # a checkpoint of other settings is refused, not silently mixed in
+    with pytest.raises(ValueError, match="other settings"):
+        finetune.fine_tune(str(tiny_model_dir), data, checkpoint=checkpoint, **{**settings, "learning_rate": 1e-3})

@@ -55,7 +55,8 @@ def test_compare_runs_measures_and_resumes(tiny_model_dir: Path, tmp_path: Path)
     assert baseline["accuracy"] >= 0.9 and baseline["accuracy_other"] >= 0.9  # separable: words decide
     # every candidate left a complete folder
     for name in table["candidate"]:
-        assert {p.name for p in (tmp_path / name).iterdir()} == {"record.json", "predictions.parquet", "history.csv"}
+        assert {p.name for p in (tmp_path / name).iterdir()} == {"record.json", "predictions.parquet",
+                                                                "validation_predictions.parquet", "history.csv"}
     # a rerun with the same settings trains nothing and gives the same table
     messages.clear()
     again = selection.compare(toy_task(), candidates, tmp_path, overrides=FAST, progress=False, log=messages.append)
