@@ -166,11 +166,19 @@ def _preview(values: Sequence | np.ndarray, limit: int = 6) -> str:
 
 
 def _pos_label(labels_present: np.ndarray, pos_label: Any) -> Any:
-    """``pos_label`` or, when ``None``, ``1`` if it is a label, else the last (sorted) label."""
+    """The positive class of a binary metric: ``pos_label`` if given; else, as scikit-learn, ``1`` for
+    integer (or boolean) labels, even when 1 is absent from the data (the positive class is then never
+    seen and precision, recall and F1 score ``zero_division``); else the last of the two labels in
+    sorted order. With a single non-integer label there is no way to tell which class is positive."""
     if pos_label is not None:
         return pos_label
     values = labels_present.tolist()
-    return 1 if 1 in values else values[-1]
+    if all(isinstance(value, (bool, int, np.integer, np.bool_)) for value in values):
+        return 1
+    if len(values) < 2:
+        raise ValueError(f"only one class ({_preview(values)}) is present, so the positive class is unknown: "
+                         "pass pos_label= (or labels= with both classes)")
+    return values[-1]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -666,7 +674,8 @@ class _Prepared:
                     raise ValueError(f"{spec.name!r} is the binary metric but there are {len(self.labels)} "
                                      f"classes; use '{spec.name}_macro', '_micro' or '_weighted'")
                 pos_label = _pos_label(self.labels, None)
-                self.pos = self.labels.tolist().index(pos_label) if pos_label in self.labels.tolist() else 1
+                # the positive class may be absent from y_true and y_pred alike: it then scores 0 everywhere
+                self.pos = self.labels.tolist().index(pos_label) if pos_label in self.labels.tolist() else None
             self.estimate = float(spec.scalar(true, pred, labels=labels))
 
     def on(self, idx: np.ndarray) -> np.ndarray:
@@ -685,6 +694,8 @@ class _Prepared:
             return (self.codes == self.pred_codes)[idx].mean(axis=1)
         if not self.spec.uses_prob:
             kind, _, average = name.partition("_")
+            if not average and self.pos is None:  # binary metric of a class that never occurs
+                return np.zeros(idx.shape[0])
             cm = _confusions(self.codes, self.pred_codes, idx, len(self.labels))
             return _prf_from_confusions(cm, kind, average or "binary", self.all_labels, self.pos)
         weights = _multiplicities(idx, n)

@@ -530,3 +530,50 @@ def test_paired_bootstrap_on_probabilities_and_tensor_inputs() -> None:
                                  n_resamples=300, name_a="noise", name_b="model")
     assert result.significant and result.verdict.startswith("model has the higher roc_auc")
     assert result.value_b == pytest.approx(skm.roc_auc_score(y, prob[:, 1]), abs=1e-6)
+
+
+DEGENERATE_CASES = {
+    "positive class absent from both": ([0, 0, 0], [0, 0, 0]),
+    "positive class never predicted": ([0, 1, 1], [0, 0, 0]),
+    "positive class predicted, never true": ([0, 0, 0], [1, 0, 1]),
+    "every prediction wrong": ([0, 1, 0, 1], [1, 0, 1, 0]),
+    "one class, all right": ([1, 1], [1, 1]),
+}
+
+
+@pytest.mark.parametrize("case", list(DEGENERATE_CASES))
+@pytest.mark.parametrize("zero_division", [0.0, 1.0])
+def test_precision_recall_f1_match_scikit_learn_on_degenerate_inputs(case: str, zero_division: float) -> None:
+    import warnings
+
+    import sklearn.metrics as skm
+
+    y_true, y_pred = DEGENERATE_CASES[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns about the zero division it is asked to handle
+        for kind in ("precision", "recall", "f1"):
+            for average in ("binary", "macro", "micro", "weighted"):
+                ours = getattr(ev, kind)(y_true, y_pred, average=average, zero_division=zero_division)
+                reference = getattr(skm, f"{kind}_score")(y_true, y_pred, average=average, zero_division=zero_division)
+                assert ours == pytest.approx(reference), (kind, average)
+
+
+@pytest.mark.parametrize("case", list(DEGENERATE_CASES))
+def test_bootstrap_estimates_match_scikit_learn_on_degenerate_inputs(case: str) -> None:
+    import warnings
+
+    import sklearn.metrics as skm
+
+    y_true, y_pred = DEGENERATE_CASES[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for kind in ("precision", "recall", "f1"):
+            interval = ev.bootstrap_ci(kind, y_true, y_pred, n_resamples=200, seed=0)
+            assert interval.estimate == pytest.approx(getattr(skm, f"{kind}_score")(y_true, y_pred, zero_division=0))
+            assert interval.low <= interval.estimate <= interval.high
+
+
+def test_binary_metric_with_one_string_class_asks_which_is_positive() -> None:
+    with pytest.raises(ValueError, match="pass pos_label"):
+        ev.f1(["neg", "neg"], ["neg", "neg"], average="binary")
+    assert ev.f1(["neg", "neg"], ["neg", "neg"], average="binary", pos_label="pos", labels=["neg", "pos"]) == 0.0

@@ -137,8 +137,10 @@ def test_provenance_records_versions_and_data(tmp_path: Path) -> None:
 def results_frame(rows: list[tuple[str, float, float, float]]) -> "pd.DataFrame":
     import pandas as pd
 
-    return pd.DataFrame([{"candidate": name, "accuracy": accuracy, "latency_ms_p50": latency, "parameters": params,
-                          "train_seconds": 1.0, "size_mb": params / 1e6} for name, accuracy, latency, params in rows])
+    # validation accuracy a little below test accuracy, in the same order (tests below break the order)
+    return pd.DataFrame([{"candidate": name, "accuracy": accuracy, "validation_accuracy": accuracy - 0.01,
+                          "latency_ms_p50": latency, "parameters": params, "train_seconds": 1.0,
+                          "size_mb": params / 1e6} for name, accuracy, latency, params in rows])
 
 
 def test_pareto_front_on_a_known_example() -> None:
@@ -178,6 +180,7 @@ def test_recommend_honours_every_constraint() -> None:
         n = int(rng.integers(1, 8))
         table = results_frame([(f"m{i}", float(rng.uniform(0.5, 0.95)), float(rng.uniform(0.1, 50)),
                                 float(rng.uniform(1e5, 5e7))) for i in range(n)])
+        table["validation_accuracy"] = rng.uniform(0.5, 0.95, size=n)  # unrelated to test: choice must follow it
         limits = {"max_latency_ms": float(rng.uniform(0.1, 60)) if rng.random() < 0.7 else None,
                   "max_params": float(rng.uniform(1e5, 6e7)) if rng.random() < 0.7 else None,
                   "min_metric": float(rng.uniform(0.5, 0.95)) if rng.random() < 0.5 else None}
@@ -187,12 +190,12 @@ def test_recommend_honours_every_constraint() -> None:
         if limits["max_params"] is not None:
             feasible = feasible[feasible["parameters"] <= limits["max_params"]]
         if limits["min_metric"] is not None:
-            feasible = feasible[feasible["accuracy"] >= limits["min_metric"]]
+            feasible = feasible[feasible["validation_accuracy"] >= limits["min_metric"]]
         choice = selection.recommend(table, **limits)
         if feasible.empty:
             assert choice.choice is None and "No candidate meets" in choice.rationale
         else:
-            assert choice.choice == feasible.loc[feasible["accuracy"].idxmax(), "candidate"]
+            assert choice.choice == feasible.loc[feasible["validation_accuracy"].idxmax(), "candidate"]
             assert choice.choice in choice.rationale
         assert set(choice.ruled_out) == set(table["candidate"]) - set(feasible["candidate"])
 
@@ -206,6 +209,32 @@ def test_recommend_explains_itself() -> None:
     assert selection.recommend(table).choice == "big"
     with pytest.raises(ValueError, match="no results"):
         selection.recommend(table.iloc[0:0])
+
+
+def test_recommend_chooses_on_validation_and_reports_test_once() -> None:
+    table = results_frame([("lucky-on-test", 0.90, 1.0, 1e6), ("steady", 0.88, 1.0, 1e6)])
+    table["validation_accuracy"] = [0.85, 0.87]
+    table["accuracy_low"], table["accuracy_high"] = table["accuracy"] - 0.02, table["accuracy"] + 0.02
+    chosen = selection.recommend(table)
+    assert chosen.choice == "steady"
+    assert "best validation accuracy (0.870)" in chosen.rationale
+    assert "test accuracy, measured once after choosing: 0.880 (95% CI 0.860 to 0.900)" in chosen.rationale
+    assert selection.recommend(table, choose_on="test").choice == "lucky-on-test"
+    assert selection.recommend(table, min_metric=0.86).ruled_out == {
+        "lucky-on-test": "validation accuracy 0.85, under the limit of 0.86"}
+    with pytest.raises(KeyError, match="predate validation metrics"):
+        selection.recommend(table.drop(columns="validation_accuracy"))
+    with pytest.raises(ValueError, match="choose_on"):
+        selection.recommend(table, choose_on="train")
+
+
+def test_recommend_rules_out_a_candidate_whose_constrained_value_is_missing() -> None:
+    table = results_frame([("unmeasured", 0.95, float("nan"), 1e6), ("measured", 0.80, 3.0, 1e6)])
+    chosen = selection.recommend(table, max_latency_ms=1)
+    assert chosen.choice is None
+    assert "latency (p50) not measured" in chosen.ruled_out["unmeasured"]
+    assert selection.recommend(table, max_latency_ms=5).choice == "measured"
+    assert selection.recommend(table).choice == "unmeasured"  # no latency limit: a missing latency is no reason
 
 
 def write_csv(path: Path, rows: list[tuple[str, str]], header: str = "review,sentiment") -> Path:
