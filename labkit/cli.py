@@ -54,8 +54,9 @@ def _seeds(arguments: argparse.Namespace) -> list[int]:
 
 
 def _recipe_overrides(arguments: argparse.Namespace) -> dict[str, float] | None:
-    """``--learning-rate`` / ``--epochs`` given on the command line (a validation sweep), or None."""
-    overrides = {"learning_rate": arguments.learning_rate, "epochs": arguments.epochs}
+    """``--learning-rate`` / ``--epochs`` / ``--patience`` from the command line (a validation sweep), or None."""
+    overrides = {"learning_rate": arguments.learning_rate, "epochs": arguments.epochs,
+                 "patience": arguments.patience}
     return {key: value for key, value in overrides.items() if value is not None} or None
 
 
@@ -108,23 +109,27 @@ def _select(arguments: argparse.Namespace) -> int:
 
     try:
         task = csv_task(arguments.data, arguments.text_column, arguments.label_column,
-                        max_length=arguments.max_length)
+                        max_length=arguments.max_length, drop_empty=arguments.drop_empty)
     except DatasetError as error:
         print(f"labkit select: {error}", file=sys.stderr)
         return 2
+    if task.source and task.source["rows_dropped"]:
+        print(f"labkit select: dropped {task.source['rows_dropped']} row(s) with an empty text or label "
+              "(listed in the report)", file=sys.stderr)
     output = Path(arguments.output)
     candidates = [spec for spec in arguments.candidates.split(",") if spec.strip()]
     results = compare(task, candidates, output / "results", seed=arguments.seed, train_limit=arguments.train_limit)
     constraints = {"max_latency_ms": arguments.max_latency_ms, "max_params": arguments.max_params,
                    "min_metric": arguments.min_accuracy}
     recommendation = recommend(results, **constraints)
-    best = results.iloc[0]["candidate"]
-    comparisons = [paired_comparison(output / "results", other, best, seed=arguments.seed)
-                   for other in results["candidate"].iloc[1:]]
+    chosen = recommendation.choice or results.iloc[0]["candidate"]  # results are ordered by validation accuracy
+    comparisons = [paired_comparison(output / "results", other, chosen, seed=arguments.seed)
+                   for other in results["candidate"] if other != chosen]
     given = ", ".join(f"{k}={v}" for k, v in constraints.items() if v is not None) or "no constraints"
+    command = "labkit " + " ".join(arguments.argv)
     report = write_report(results, output, title=f"Model selection: {task.name}",
                           recommendations={f"Under {given}": recommendation}, comparisons=comparisons,
-                          provenance_record=provenance("labkit " + " ".join(arguments.argv), arguments.seed))
+                          provenance_record=provenance(command, arguments.seed, task.source), source=task.source)
     print(recommendation.rationale)
     print(f"report: {report}")
     return 0
@@ -194,6 +199,8 @@ def _add_finetune(commands: argparse._SubParsersAction) -> None:
     finetune.add_argument("--learning-rate", type=float, help="override the candidates' recipe (for a sweep "
                           "on validation; give each setting its own --output)")
     finetune.add_argument("--epochs", type=int, help="override the candidates' recipe (see --learning-rate)")
+    finetune.add_argument("--patience", type=int, help="validation checks without gain before stopping early "
+                          "(override; a number above the checks planned trains to the end)")
     finetune.add_argument("--seed", type=int, default=0, help="one seed, results in --output itself")
     finetune.add_argument("--seeds", help="several seeds, e.g. 0,1,2: seed 0 in --output, seed n in --output/seed-n")
     finetune.set_defaults(handler=_finetune)
@@ -212,7 +219,10 @@ def _add_select(commands: argparse._SubParsersAction) -> None:
     select.add_argument("--output", default="selection-report", help="folder for results and report.md")
     select.add_argument("--max-latency-ms", type=float, help="constraint: p50 latency per example")
     select.add_argument("--max-params", type=float, help="constraint: number of parameters")
-    select.add_argument("--min-accuracy", type=float, help="constraint: test accuracy")
+    select.add_argument("--min-accuracy", type=float, help="constraint: validation accuracy (the choice is made "
+                        "on validation; the chosen model's test accuracy is reported)")
+    select.add_argument("--drop-empty", action="store_true", help="drop rows with an empty text or label (the "
+                        "report says how many and which); by default such rows are an error")
     select.add_argument("--max-length", type=int, default=128, help="tokens per text for transformers")
     select.add_argument("--train-limit", type=int, help="use only this many training examples")
     select.add_argument("--seed", type=int, default=0)

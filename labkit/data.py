@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labkit.paths import data_dir
+from labkit.files import file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -115,13 +116,7 @@ SOURCES: dict[str, Source] = {
 }
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256_of = file_sha256  # the name this module's build code and tests use
 
 
 def fetch_source(source: Source, cache_dir: Path) -> Path:

@@ -38,3 +38,14 @@ def save_torch_atomically(content: Any, path: str | Path) -> Path:
     import torch
 
     return write_atomically(path, lambda temporary: torch.save(content, temporary))
+
+
+def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """The sha256 hex digest of a file's bytes (read in chunks: large files are fine)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_bytes), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

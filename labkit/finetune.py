@@ -157,6 +157,12 @@ def label_ids(values: Sequence[Any], label_names: list[str]) -> list[int]:
 # --------------------------------------------------------------------------------------------------
 
 
+def count_truncated(tokenizer: Any, texts: Sequence[str], max_length: int) -> tuple[int, int]:
+    """How many ``texts`` have more than ``max_length`` tokens (special tokens included), and the longest."""
+    lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
+    return sum(length > max_length for length in lengths), max(lengths, default=0)
+
+
 def tokenize_splits(dataset: Any, tokenizer: Any, text_column: str, label_column: str,
                     label_names: list[str], max_length: int, announce: bool = True) -> dict[str, Any]:
     """Tokenise every split with ``datasets.map`` (batched); return ``{split: Dataset}``.
@@ -170,11 +176,10 @@ def tokenize_splits(dataset: Any, tokenizer: Any, text_column: str, label_column
     disable_progress_bar()
     tokenised = {}
     for split, part in dataset.items():
-        lengths = [len(ids) for ids in tokenizer(list(part[text_column]), truncation=False)["input_ids"]]
-        too_long = sum(length > max_length for length in lengths)
+        too_long, longest = count_truncated(tokenizer, list(part[text_column]), max_length)
         if too_long and announce:
             message = (f"{split}: {too_long} of {len(part)} texts are longer than max_length={max_length} "
-                       f"tokens (longest {max(lengths)}) and were truncated")
+                       f"tokens (longest {longest}) and were truncated")
             warnings.warn(message, stacklevel=3)
 
         def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -54,6 +53,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from labkit.evaluation import count_parameters
+from labkit.files import file_sha256, save_torch_atomically
 
 IGNORE_INDEX = -100  # label of a position that does not count in the MLM loss
 IS_NEXT, NOT_NEXT = 0, 1  # NSP labels, as in transformers: 0 = B continues A, 1 = B is random
@@ -823,12 +823,6 @@ def learning_rate_at(step: int, config: PretrainConfig, total_steps: int) -> flo
     return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * (1 - progress))
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def corpus_hash(relative: str = "corpus/sotu.parquet") -> str | None:
     """``content_sha256`` of a data file (default: the speeches) from ``data/MANIFEST.json`` (None if unavailable)."""
     try:
@@ -1051,7 +1045,7 @@ def pretrain(
 
     def save_state() -> None:
         if accelerator.is_main_process:
-            _atomic_torch_save(
+            save_torch_atomically(
                 {
                     "model": accelerator.unwrap_model(objective).model.state_dict(),
                     "optimizer": optimizer.state_dict(),
@@ -1231,15 +1225,6 @@ def load_training_log(name_or_path: str | Path) -> list[dict[str, float]]:
     if not path.is_file():
         raise FileNotFoundError(f"no training log at {path}")
     return list(iter_log(path))
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file (for data/README.md checksums)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def iter_log(path: str | Path) -> Iterator[dict[str, float]]:

@@ -114,6 +114,7 @@ class Task:
     label_column: str = "label"
     max_length: int = 128
     extra_test_sets: dict[str, Any] | None = None  # name -> datasets.Dataset with the same columns
+    source: dict[str, Any] | None = None  # for a user's file: name, sha256, rows read / kept / dropped
 
 
 def builtin_task(name: str) -> Task:
@@ -241,6 +242,10 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
         **inference_costs(predict, list(result.predictions["text"])[:latency_examples]),
         "settings": {**result.config, "seed": seed},
     }
+    if result.tokenizer is not None:  # texts cut at max_length: a cost of the candidate's input limit
+        record["max_length"] = task.max_length
+        record["truncated_test_examples"] = finetune.count_truncated(
+            result.tokenizer, list(result.predictions["text"]), task.max_length)[0]
     for domain, dataset in (task.extra_test_sets or {}).items():
         domain_probabilities = predict(list(dataset[task.text_column]))
         domain_labels = np.asarray(dataset[task.label_column])
@@ -475,27 +480,36 @@ def _torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def record_provenance(output: str | Path, command: str, seed: int) -> Path:
+def record_provenance(output: str | Path, command: str, seed: int,
+                      source: dict[str, Any] | None = None) -> Path:
     """Append this run's provenance to ``<output>/provenance.json`` (a list: one entry per invocation)."""
     path = Path(output) / "provenance.json"
     runs = json.loads(path.read_text())["runs"] if path.is_file() else []
-    runs.append(provenance(command, seed))
+    runs.append(provenance(command, seed, source))
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomically(path, {"runs": runs})
     return path
 
 
-def provenance(command: str, seed: int) -> dict[str, Any]:
-    """What produced a results folder: the command, seed, package versions and data hashes."""
+def provenance(command: str, seed: int, source: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What produced a results folder: the command, seed, package versions and the data.
+
+    The data is the user's own file when ``source`` is given (``Task.source``: its name, sha256 and the
+    rows read, kept and dropped), else the kit's shipped datasets (their content hashes).
+    """
     from labkit.paths import data_dir
 
     packages = ("torch", "transformers", "tokenizers", "datasets", "scikit-learn", "numpy")
-    manifest = json.loads((data_dir() / "MANIFEST.json").read_text())
+    if source is not None:
+        data = {"data_file": source}
+    else:
+        manifest = json.loads((data_dir() / "MANIFEST.json").read_text())
+        data = {"data_content_sha256": {k: v["content_sha256"] for k, v in manifest["files"].items()}}
     return {
         "command": command,
         "seed": seed,
         "versions": {name: metadata.version(name) for name in packages},
-        "data_content_sha256": {k: v["content_sha256"] for k, v in manifest["files"].items()},
+        **data,
         "cpu_count": os.cpu_count(),
         "torch_threads": _torch_threads(),
         "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -509,15 +523,19 @@ def provenance(command: str, seed: int) -> dict[str, Any]:
 
 def csv_task(path: str | Path, text_column: str = "text", label_column: str = "label", *,
              validation_fraction: float = 0.1, test_fraction: float = 0.2, max_length: int = 128,
-             name: str | None = None) -> Task:
+             name: str | None = None, drop_empty: bool = False) -> Task:
     """A ``Task`` from a CSV file with one text column and one label column.
 
     The file is split into train / validation / test, stratified by label, with the kit's stable
     hash-based split (the same rows always land in the same split). Raises ``DatasetError`` with a plain
-    message for a missing file or column, rows with an empty text or label (their line numbers are
-    given), a single class, or a class too small to appear in every split.
+    message for a missing file or column, a single class, a class too small to appear in every split,
+    or rows with an empty text or label. Those rows are named by their data-row number (1 = the first
+    row after the header; a quoted text may span several lines of the file, so this is not a line
+    number). With ``drop_empty=True`` such rows are dropped instead, and ``task.source`` records how
+    many and why (``labkit select --drop-empty``).
     """
     from labkit.data import frame_to_dataset_dict, stratified_split
+    from labkit.files import file_sha256
 
     path = Path(path)
     if not path.is_file():
@@ -532,11 +550,19 @@ def csv_task(path: str | Path, text_column: str = "text", label_column: str = "l
                                     f"its columns are: {', '.join(frame.columns) or '(none)'}")
     if frame.empty:
         raise finetune.DatasetError(f"{path.name} has a header but no rows")
-    blank = frame[(frame[text_column].str.strip() == "") | (frame[label_column].str.strip() == "")]
-    if len(blank):
-        lines = ", ".join(str(i + 2) for i in blank.index[:10])  # +2: the header is line 1
-        raise finetune.DatasetError(f"{len(blank)} row(s) of {path.name} have an empty text or label "
-                                    f"(lines {lines}{', ...' if len(blank) > 10 else ''}); fix or remove them")
+    rows_read = len(frame)
+    blank = (frame[text_column].str.strip() == "") | (frame[label_column].str.strip() == "")
+    dropped: dict[str, Any] = {"rows": 0}
+    if blank.any():
+        numbers = [int(i) + 1 for i in frame.index[blank]]  # data rows counted from 1 after the header
+        shown = ", ".join(map(str, numbers[:10])) + (", ..." if len(numbers) > 10 else "")
+        if not drop_empty:
+            raise finetune.DatasetError(
+                f"{len(numbers)} row(s) of {path.name} have an empty text or label (data rows {shown}, counting "
+                "the first row after the header as 1); fix or remove them, or pass --drop-empty to drop them")
+        dropped = {"rows": len(numbers), "reason": f"empty {text_column!r} or {label_column!r}",
+                   "data_rows": numbers}
+        frame = frame[~blank].reset_index(drop=True)
     labels = frame[label_column].str.strip()
     counts = labels.value_counts()
     if len(counts) < 2:
@@ -553,7 +579,9 @@ def csv_task(path: str | Path, text_column: str = "text", label_column: str = "l
                               {"test": test_fraction, "validation": validation_fraction,
                                "train": 1 - test_fraction - validation_fraction})
     frame = pd.DataFrame({"text": frame[text_column].str.strip(), "label": labels.map(names.index), "split": splits})
-    return Task(name or path.stem, frame_to_dataset_dict(frame, names), max_length=max_length)
+    source = {"file": path.name, "sha256": file_sha256(path), "rows_read": rows_read, "rows_kept": len(frame),
+              "rows_dropped": dropped["rows"], **({"dropped": dropped} if dropped["rows"] else {})}
+    return Task(name or path.stem, frame_to_dataset_dict(frame, names), max_length=max_length, source=source)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -753,13 +781,28 @@ def recommend(results: pd.DataFrame, *, metric: str = "accuracy", choose_on: str
 # --------------------------------------------------------------------------------------------------
 
 
+REPORT_COLUMNS = {  # results column -> the report's header, which names the split of every number
+    "candidate": "candidate", "validation_accuracy": "validation accuracy (chooses)", "accuracy": "test accuracy",
+    "accuracy_low": "test 95% CI low", "accuracy_high": "test 95% CI high",
+    "majority_class_rate": "test majority-class rate", "f1": "test F1", "ece": "test ECE",
+    "parameters": "parameters", "size_mb": "size (MB)", "train_seconds": "training (s)",
+    "latency_ms_p50": "latency p50 (ms)", "latency_ms_p95": "latency p95 (ms)",
+    "throughput_per_second": "throughput (/s)", "truncated_test_examples": "test texts truncated",
+    "pareto_optimal": "Pareto-optimal",
+}
+
+
 def write_report(results: pd.DataFrame, output: str | Path, *, title: str = "Model selection report",
                  recommendations: dict[str, Recommendation] | None = None,
-                 comparisons: Sequence[dict[str, Any]] = (), provenance_record: dict[str, Any] | None = None) -> Path:
+                 comparisons: Sequence[dict[str, Any]] = (), provenance_record: dict[str, Any] | None = None,
+                 source: dict[str, Any] | None = None) -> Path:
     """Write ``report.md`` with its figures (PNG) into ``output``; return the report's path.
 
-    The report has the results table, a forest plot of accuracy with confidence intervals, the Pareto
-    plot of accuracy against latency, the paired comparisons given, and each recommendation's rationale.
+    The report has the data (the user's file, rows kept and dropped), each recommendation (chosen on
+    validation, with the chosen model's test score), the results table with the split of every number
+    and the majority-class rate, how many texts were truncated, a forest plot of test accuracy with
+    confidence intervals, the Pareto plot with intervals, the paired comparisons (naming the test behind
+    each p-value) and the provenance.
     """
     from labkit import viz
 
@@ -767,27 +810,53 @@ def write_report(results: pd.DataFrame, output: str | Path, *, title: str = "Mod
     output.mkdir(parents=True, exist_ok=True)
     results = results.copy()
     results["pareto_optimal"] = pareto_front(results)
+    majority = float(results["majority_class_rate"].iloc[0]) if "majority_class_rate" in results else None
     forest = viz.metric_forest_plot(
         {row.candidate: (row.accuracy, row.accuracy_low, row.accuracy_high) for row in results.itertuples()},
-        metric="test accuracy", title="Test accuracy (95% bootstrap CI)")
+        metric="test accuracy", reference=majority,
+        title="Test accuracy (95% bootstrap CI)" + ("; dashed: majority class" if majority is not None else ""))
     forest.savefig(output / "accuracy.png")
     scatter = viz.pareto_scatter(list(results["candidate"]), list(results["latency_ms_p50"]),
                                  list(results["accuracy"]), list(results["pareto_optimal"]),
-                                 sizes=list(results["parameters"]), title="Accuracy vs latency (marker area: parameters)")
+                                 sizes=list(results["parameters"]),
+                                 intervals=list(zip(results["accuracy_low"], results["accuracy_high"])),
+                                 baseline=majority, title="Test accuracy vs latency (marker area: parameters)")
     scatter.savefig(output / "pareto.png")
-    table = summary(results, extra=["pareto_optimal"])
-    lines = [f"# {title}", "", f"Task: **{results['task'].iloc[0]}**, {int(results['train_examples'].max()):,} "
-             f"training and {int(results['test_examples'].iloc[0]):,} test examples.", ""]
+    table = summary(results, extra=["truncated_test_examples", "pareto_optimal"])
+    table = table.rename(columns=REPORT_COLUMNS)
+    task_line = (f"Task: **{results['task'].iloc[0]}**, {int(results['train_examples'].max()):,} training, "
+                 + (f"{int(results['validation_examples'].iloc[0]):,} validation " if "validation_examples" in results
+                    else "") + f"and {int(results['test_examples'].iloc[0]):,} test examples.")
+    lines = [f"# {title}", "", task_line, ""]
+    if source:
+        lines += [f"Data: `{source['file']}` (sha256 `{source['sha256'][:16]}...`): {source['rows_read']:,} rows "
+                  f"read, {source['rows_kept']:,} kept"
+                  + (f", {source['rows_dropped']:,} dropped ({source['dropped']['reason']}; data rows "
+                     f"{', '.join(map(str, source['dropped']['data_rows'][:20]))}"
+                     f"{', ...' if source['rows_dropped'] > 20 else ''})" if source.get("rows_dropped") else "")
+                  + ".", ""]
     if recommendations:
-        lines += ["## Recommendations", ""]
+        lines += ["## Recommendations", "",
+                  "Each choice is made on the **validation** split; the chosen model's **test** score is then "
+                  "reported once (choosing by test score would make it optimistic).", ""]
         for budget, recommendation in recommendations.items():
             lines += [f"**{budget}.** " + recommendation.rationale.replace("\n", "  \n"), ""]
     lines += ["## Results", "", _markdown_table(table), "",
-              "Accuracy and F1 carry 95% percentile-bootstrap intervals over the test set; latency is the "
-              "median time to classify one example (batch 1) on the machine that ran the comparison.", "",
-              "![accuracy](accuracy.png)", "", "![pareto](pareto.png)", ""]
+              "Accuracy and F1 carry 95% percentile-bootstrap intervals over the test set"
+              + (f"; always answering the most frequent training class ({results['majority_class'].iloc[0]!r}) "
+                 f"would score {majority:.3f} on test" if majority is not None else "")
+              + ". Latency is the median time to classify one example (batch 1) on the machine that ran the "
+              "comparison.", ""]
+    if "truncated_test_examples" in results:
+        for row in results.dropna(subset=["truncated_test_examples"]).itertuples():
+            if row.truncated_test_examples:
+                lines.append(f"- {row.candidate}: {int(row.truncated_test_examples):,} of {int(row.test_examples):,} "
+                             f"test texts were longer than {int(row.max_length)} tokens and were truncated "
+                             "(raise `--max-length` to keep more, at a cost in latency).")
+        lines.append("")
+    lines += ["![accuracy](accuracy.png)", "", "![pareto](pareto.png)", ""]
     if comparisons:
-        lines += ["## Paired comparisons", ""]
+        lines += ["## Paired comparisons (test split)", ""]
         lines += [f"- {c['verdict']} McNemar ({c['mcnemar_method']}): p = {c['mcnemar_p']:.3g}." for c in comparisons]
         lines.append("")
     if provenance_record:

@@ -167,11 +167,39 @@ def test_pareto_scatter_marks_the_front_with_readable_ticks() -> None:
     figure.canvas.draw()
     optimal = [c for c in ax.collections if c.get_label() == "Pareto-optimal"]
     assert len(optimal) == 1 and len(optimal[0].get_offsets()) == 2
-    assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "5", "10", "20", "50"]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert ax.get_xscale() == "log" and {"1", "2", "5", "10", "20", "50"} <= set(labels)
+    assert all(label.lstrip("0.")[0] in "125" and "10^" not in label for label in labels if label)  # 1-2-5, plain
     assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))  # no colliding minor labels
     assert {t.get_text() for t in ax.texts} == {"a", "b", "c"}
     with pytest.raises(ValueError, match="same length"):
         viz.pareto_scatter(["a"], [1.0, 2.0], [0.5], [True])
+
+
+def test_pareto_scatter_two_candidates_legend_and_labels_never_collide() -> None:
+    """The figure of a two-candidate `labkit select` run put its legend over a point and cut a label."""
+    from labkit import viz
+
+    figure = viz.pareto_scatter(["tfidf-lr", "a-long-candidate-name"], [0.9, 25.0], [0.80, 0.87], [True, True],
+                                sizes=[1e5, 2e7], intervals=[(0.77, 0.83), (0.84, 0.90)], baseline=0.55)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure).draw()
+    renderer = figure.canvas.get_renderer()
+    ax = figure.axes[0]
+    axes_box = ax.get_window_extent(renderer)
+    legend_box = ax.get_legend().get_window_extent(renderer)
+    points = ax.transData.transform(np.column_stack([[0.9, 25.0], [0.80, 0.87]]))
+    assert not any(legend_box.contains(x, y) for x, y in points), "the legend covers a point"
+    assert legend_box.x0 >= axes_box.x1, "the legend sits outside the axes"
+    figure_box = figure.bbox
+    for label in ax.texts:
+        box = label.get_window_extent(renderer)
+        assert axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1 and box.x1 <= figure_box.x1, label.get_text()
+    assert len([c for c in ax.containers if c.has_yerr]) == 1  # the CIs are drawn
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"95% CI", "majority class", "Pareto-optimal"}
+    with pytest.raises(ValueError, match="one \\(low, high\\) pair"):
+        viz.pareto_scatter(["a"], [1.0], [0.5], [True], intervals=[(0.4, 0.6), (0.1, 0.2)])
 
 
 def test_recommend_honours_every_constraint() -> None:
@@ -258,7 +286,7 @@ def test_csv_task_and_its_errors(tmp_path: Path) -> None:
         selection.csv_task(tmp_path / "reviews.csv")
     with pytest.raises(selection.finetune.DatasetError, match="single class"):
         selection.csv_task(write_csv(tmp_path / "one.csv", [(t, "pos") for t, _ in rows]), "review", "sentiment")
-    with pytest.raises(selection.finetune.DatasetError, match=r"2 row\(s\).*lines 3, 5"):
+    with pytest.raises(selection.finetune.DatasetError, match=r"2 row\(s\).*data rows 2, 4.*--drop-empty"):
         broken = list(rows)
         broken[1], broken[3] = ("", "pos"), ("fine film", " ")
         selection.csv_task(write_csv(tmp_path / "gaps.csv", broken), "review", "sentiment")
@@ -387,3 +415,47 @@ def test_learning_curves_figure() -> None:
         viz.learning_curves(curve, candidates=["c"])
     with pytest.raises(ValueError, match="no column"):
         viz.learning_curves(curve, metric="f1")
+
+
+def test_csv_rows_are_numbered_as_data_rows_and_can_be_dropped(tmp_path: Path) -> None:
+    """A quoted text spanning several lines makes file line numbers useless: errors name data rows."""
+    data = toy_sentiment(sizes=(60, 20, 20))
+    rows = [(text, "pos" if label else "neg") for split in data.values() for text, label in zip(split["text"], split["label"])]
+    rows[0] = ("a review\nthat spans\nfour lines", rows[0][1])
+    rows[2] = ("", "pos")
+    path = write_csv(tmp_path / "mail.csv", rows)
+    assert path.read_text().count("\n") > len(rows) + 1  # more file lines than rows
+    with pytest.raises(selection.finetune.DatasetError, match=r"data rows 3, counting the first row after the header"):
+        selection.csv_task(path, "review", "sentiment")
+    task = selection.csv_task(path, "review", "sentiment", drop_empty=True)
+    assert sum(len(split) for split in task.dataset.values()) == 99
+    assert task.source["rows_read"] == 100 and task.source["rows_kept"] == 99 and task.source["rows_dropped"] == 1
+    assert task.source["dropped"]["data_rows"] == [3]
+    import hashlib
+
+    assert task.source["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_labkit_select_reports_drops_truncation_majority_rate_and_the_users_file(tiny_model_dir: Path,
+                                                                                tmp_path: Path) -> None:
+    from labkit.cli import main
+
+    data = toy_sentiment(sizes=(90, 30, 30))
+    rows = [(text, "pos" if label else "neg") for split in data.values() for text, label in zip(split["text"], split["label"])]
+    rows += [("", "pos"), ("no label here", "")]
+    path = write_csv(tmp_path / "reviews.csv", rows)
+    out = tmp_path / "report"
+    arguments = ["select", "--data", str(path), "--text-column", "review", "--label-column", "sentiment",
+                 "--candidates", f"tfidf-lr,{tiny_model_dir}", "--output", str(out), "--max-length", "6"]
+    assert main(arguments) == 2  # strict by default
+    with pytest.warns(UserWarning, match="truncated"):  # announced while training, and counted in the report
+        assert main([*arguments, "--drop-empty"]) == 0
+    report = (out / "report.md").read_text()
+    assert "152 rows read, 150 kept, 2 dropped (empty 'review' or 'sentiment'; data rows 151, 152)" in report
+    assert "test majority-class rate" in report and "validation accuracy (chooses)" in report
+    assert "would score 0.500 on test" in report
+    assert "test texts were longer than 6 tokens and were truncated" in report
+    assert "McNemar (exact binomial)" in report or "McNemar (chi-square with continuity correction)" in report
+    record = json.loads(report.split("```")[1])
+    assert record["data_file"]["file"] == "reviews.csv" and record["data_file"]["rows_dropped"] == 2
+    assert "data_content_sha256" not in record  # the user's data, not the kit's shipped datasets
