@@ -440,14 +440,35 @@ def load_results(output: str | Path) -> pd.DataFrame:
     files = sorted(output.glob("*/record.json"))
     if not files:
         raise FileNotFoundError(f"no results under {output} (run `labkit finetune` or `compare` first)")
-    return results_table([json.loads(path.read_text()) for path in files])
+    return results_table([_with_validation_accuracy(json.loads(path.read_text()), path.parent) for path in files])
 
 
-def load_predictions(output: str | Path, candidate: str) -> pd.DataFrame:
-    """Saved test predictions of one candidate: ``label``, ``prediction``, ``probability_<class>``."""
-    path = Path(output) / candidate / "predictions.parquet"
+def _with_validation_accuracy(record: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A record made before validation metrics were saved gets its validation accuracy from its history.
+
+    The history has one row per validation check (per ``C`` for the baseline), and the weights kept
+    are those of the best check, so the maximum is exactly the validation accuracy of the model whose
+    test predictions were saved. ``validation_accuracy_source`` says where the number came from; such
+    records have no validation interval and no validation predictions.
+    """
+    if "validation_accuracy" in record or not (folder / "history.csv").is_file():
+        return record
+    history = pd.read_csv(folder / "history.csv")
+    if "validation_accuracy" not in history or history.empty:
+        return record
+    return {**record, "validation_accuracy": float(history["validation_accuracy"].max()),
+            "validation_accuracy_source": "history.csv (best validation check)"}
+
+
+def load_predictions(output: str | Path, candidate: str, split: str = "test") -> pd.DataFrame:
+    """Saved predictions of one candidate on ``split`` (``"test"`` or ``"validation"``): ``label``,
+    ``prediction`` and ``probability_<class>``, one row per example in the split's order."""
+    if split not in {"test", "validation"}:
+        raise ValueError(f"split must be 'test' or 'validation', got {split!r}")
+    path = Path(output) / candidate / ("predictions.parquet" if split == "test" else "validation_predictions.parquet")
     if not path.is_file():
-        raise FileNotFoundError(f"no predictions for {candidate!r} under {output}")
+        raise FileNotFoundError(f"no {split} predictions for {candidate!r} under {output}"
+                                + (" (results made before validation predictions were saved)" if split != "test" else ""))
     return pd.read_parquet(path)
 
 
@@ -651,6 +672,74 @@ def learning_curve(task: Task | str, candidates: Sequence[Candidate | str], size
                                   train_limit=None if size == available else size, overrides=overrides or None,
                                   progress=progress, log=log))
     return pd.concat(tables, ignore_index=True).sort_values(["train_examples", "candidate"], ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Why choose on validation: the optimism of the maximum
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChoiceOptimism:
+    """What choosing the best of several candidates by their test score does, measured by the bootstrap.
+
+    The saved test set stands in for the population: each bootstrap resample of it is a new test set
+    of the same size, and a candidate's accuracy on the whole test set is its "true" accuracy. In each
+    resample the winner is chosen twice: by the resampled *test* accuracy, and by the accuracy on an
+    independent resample of the *validation* set. ``optimism_test_choice`` is the mean of (the test-chosen
+    winner's resampled test accuracy - its true accuracy): how much the reported score of a model chosen
+    on test flatters it. ``optimism_validation_choice`` is the same for the validation-chosen model,
+    whose reported test score is unbiased (about 0). ``choices_differ`` is the share of resamples in
+    which the two rules pick different candidates; ``test_winner_shares`` how often each candidate wins
+    on test.
+    """
+
+    candidates: list[str]
+    choices_differ: float
+    optimism_test_choice: float
+    optimism_test_choice_low: float
+    optimism_test_choice_high: float
+    optimism_validation_choice: float
+    test_winner_shares: dict[str, float]
+    n_resamples: int
+
+
+def choice_optimism(validation_correct: dict[str, np.ndarray], test_correct: dict[str, np.ndarray], *,
+                    n_resamples: int = 2000, seed: int = 0) -> ChoiceOptimism:
+    """Bootstrap the choice among candidates on validation vs on test (see ``ChoiceOptimism``).
+
+    ``validation_correct`` and ``test_correct`` map each candidate to a boolean array ``(n_examples,)``
+    saying which examples of that split it got right; all candidates share the examples of a split.
+    """
+    names = list(test_correct)
+    if len(names) < 2 or set(names) != set(validation_correct):
+        raise ValueError("give at least two candidates, the same ones for validation and test")
+    validation = np.stack([np.asarray(validation_correct[name], dtype=float) for name in names])  # (k, n_val)
+    test = np.stack([np.asarray(test_correct[name], dtype=float) for name in names])  # (k, n_test)
+    rng = np.random.default_rng(seed)
+    true_accuracy = test.mean(axis=1)
+    differ, optimism_test, optimism_validation = 0, [], []
+    wins = np.zeros(len(names))
+    for _ in range(n_resamples):
+        test_accuracy = test[:, rng.integers(0, test.shape[1], test.shape[1])].mean(axis=1)
+        validation_accuracy = validation[:, rng.integers(0, validation.shape[1], validation.shape[1])].mean(axis=1)
+        by_test, by_validation = int(test_accuracy.argmax()), int(validation_accuracy.argmax())
+        differ += by_test != by_validation
+        wins[by_test] += 1
+        optimism_test.append(test_accuracy[by_test] - true_accuracy[by_test])
+        optimism_validation.append(test_accuracy[by_validation] - true_accuracy[by_validation])
+    optimism_test_array = np.asarray(optimism_test)
+    return ChoiceOptimism(names, differ / n_resamples, float(optimism_test_array.mean()),
+                          float(np.percentile(optimism_test_array, 2.5)),
+                          float(np.percentile(optimism_test_array, 97.5)),
+                          float(np.mean(optimism_validation)),
+                          {name: float(share) for name, share in zip(names, wins / n_resamples)}, n_resamples)
+
+
+def correctness(output: str | Path, candidates: Sequence[str], split: str = "test") -> dict[str, np.ndarray]:
+    """``{candidate: boolean array of which examples of split it got right}`` from saved predictions."""
+    return {name: (lambda frame: (frame["label"] == frame["prediction"]).to_numpy())(
+        load_predictions(output, name, split)) for name in candidates}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -459,3 +459,37 @@ def test_labkit_select_reports_drops_truncation_majority_rate_and_the_users_file
     record = json.loads(report.split("```")[1])
     assert record["data_file"]["file"] == "reviews.csv" and record["data_file"]["rows_dropped"] == 2
     assert "data_content_sha256" not in record  # the user's data, not the kit's shipped datasets
+
+
+def test_choosing_on_test_is_optimistic_and_on_validation_is_not() -> None:
+    """Five equally good candidates (independent errors): the test-chosen winner's score flatters it by
+    about the expected maximum of five noisy estimates; the validation-chosen one's score does not."""
+    rng = np.random.default_rng(0)
+    exactly_800 = np.arange(1000) < 800
+    same = {f"m{i}": rng.permutation(exactly_800) for i in range(5)}  # tied on the test set, errors independent
+    validation = {f"m{i}": rng.random(500) < 0.8 for i in range(5)}
+    result = selection.choice_optimism(validation, same, n_resamples=1000, seed=1)
+    # the maximum of 5 standard normals has mean 1.16; the accuracy's standard error is sqrt(.8*.2/1000)
+    expected = 1.16 * np.sqrt(0.8 * 0.2 / 1000)
+    assert 0.6 * expected < result.optimism_test_choice < 1.4 * expected
+    assert abs(result.optimism_validation_choice) < 0.25 * expected
+    assert result.choices_differ > 0.6  # with five ties the two rules rarely agree
+    assert sum(result.test_winner_shares.values()) == pytest.approx(1.0)
+    # one clearly best candidate: the rules agree and nothing is flattered
+    clear = {"best": rng.random(1000) < 0.95, "worse": rng.random(1000) < 0.7}
+    clear_validation = {"best": rng.random(500) < 0.95, "worse": rng.random(500) < 0.7}
+    decided = selection.choice_optimism(clear_validation, clear, n_resamples=500)
+    assert decided.choices_differ == 0.0 and abs(decided.optimism_test_choice) < 0.003
+    with pytest.raises(ValueError, match="at least two"):
+        selection.choice_optimism({"a": clear["best"]}, {"a": clear["best"]})
+
+
+def test_old_records_get_their_validation_accuracy_from_the_history(tmp_path: Path) -> None:
+    import pandas as pd
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "record.json").write_text(json.dumps({"candidate": "old", "accuracy": 0.7}))
+    pd.DataFrame({"step": [10, 20, 30], "validation_accuracy": [0.61, 0.66, 0.64]}).to_csv(folder / "history.csv")
+    row = selection.load_results(tmp_path).iloc[0]
+    assert row["validation_accuracy"] == 0.66 and row["validation_accuracy_source"].startswith("history.csv")
