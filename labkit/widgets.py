@@ -85,16 +85,19 @@ class AttentionExplorer:
         import ipywidgets as widgets
         from IPython.display import display
 
+        # JupyterLab gives every description a fixed 80-pixel box and cuts longer ones ("temperat...");
+        # "initial" sizes each label to its text instead.
+        label = {"description_width": "initial"}
         controls = {
             "sentence": widgets.Dropdown(
                 options=[(text if len(text) < 60 else text[:57] + "...", index)
                          for index, text in enumerate(self.sentences)],
-                value=0, description="sentence"),
-            "layer": widgets.IntSlider(value=0, min=0, max=self.num_layers - 1, description="layer"),
-            "head": widgets.IntSlider(value=0, min=0, max=self.num_heads - 1, description="head"),
+                value=0, description="sentence", style=label),
+            "layer": widgets.IntSlider(value=0, min=0, max=self.num_layers - 1, description="layer", style=label),
+            "head": widgets.IntSlider(value=0, min=0, max=self.num_heads - 1, description="head", style=label),
             "temperature": widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.05,
-                                                  description="temperature"),
-            "mask": widgets.Dropdown(options=list(MASKS), value=MASKS[0], description="mask"),
+                                                  description="temperature", style=label),
+            "mask": widgets.Dropdown(options=list(MASKS), value=MASKS[0], description="mask", style=label),
         }
 
         def redraw(**settings: Any) -> None:

@@ -28,7 +28,7 @@ def is_checked(cell: nbformat.NotebookNode) -> bool:
 def refresh(path: Path, timeout: int = 600) -> None:
     """Run ``path`` top to bottom in its folder, then keep outputs of checked cells only."""
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3", store_widget_state=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     count = 0
     for cell in notebook.cells:
