@@ -110,3 +110,165 @@ def test_registry_description_lists_every_name() -> None:
     text = models.describe_registry()
     assert all(name in text for name in models.REGISTRY)
     assert "minilm-l6" in models.available()
+
+
+# --- loading for another task: expected differences are quiet, real ones are reported -----------------
+
+
+@pytest.fixture
+def transformers_log(monkeypatch: pytest.MonkeyPatch):
+    """Every record transformers logs at WARNING or above (its default verbosity), whatever its handlers do."""
+    import logging
+
+    from transformers.utils import logging as transformers_logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_warning()
+    handler = Keep(level=logging.WARNING)
+    root = logging.getLogger("transformers")
+    root.addHandler(handler)
+    yield records
+    root.removeHandler(handler)
+    transformers_logging.set_verbosity(verbosity)
+
+
+@pytest.mark.parametrize(("name", "task", "kwargs"), [
+    ("tiny-bert", "masked-lm", {}),                            # the NSP head and pooler are not used
+    ("tiny-bert", "base", {}),                                 # neither pretraining head is used
+    ("tiny-bert", "sequence-classification", {"num_labels": 2}),  # a new classifier head starts random
+    ("minilm-l6", "sequence-classification", {"num_labels": 3}),
+    ("tiny-gpt", "sequence-classification", {"num_labels": 2}),
+])
+def test_expected_head_change_loads_without_a_report(name: str, task: str, kwargs: dict, transformers_log: list,
+                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        models.load(name, task=task, **kwargs)
+    out, err = capfd.readouterr()
+    messages = [record.getMessage() for record in transformers_log]
+    assert not any("LOAD REPORT" in m or "UNEXPECTED" in m or "MISSING" in m for m in messages), messages
+    assert "LOAD REPORT" not in out + err and "UNEXPECTED" not in out + err, out + err
+    assert not [w for w in caught if issubclass(w.category, models.CheckpointMismatchWarning)]
+
+
+def _tiny_bert_copy(tmp_path, drop: tuple[str, ...] = (), add: dict | None = None, config_changes: dict | None = None):
+    """A copy of the tiny-bert checkpoint folder with weights dropped or added, or its config changed."""
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    source = models.REGISTRY["tiny-bert"].path()
+    target = tmp_path / "edited-tiny-bert"
+    shutil.copytree(source, target)
+    weights = load_file(source / "model.safetensors")
+    for key in drop:
+        assert key in weights, key
+        del weights[key]
+    weights.update(add or {})
+    save_file(weights, target / "model.safetensors", metadata={"format": "pt"})
+    if config_changes:
+        config = json.loads((target / "config.json").read_text())
+        config.update(config_changes)
+        (target / "config.json").write_text(json.dumps(config))
+    return target
+
+
+def test_a_missing_encoder_weight_is_still_reported(tmp_path) -> None:
+    folder = _tiny_bert_copy(tmp_path, drop=("bert.encoder.layer.0.attention.self.query.weight",))
+    with pytest.warns(models.CheckpointMismatchWarning, match=r"missing.*layer\.0\.attention\.self\.query\.weight"):
+        models.load(str(folder), task="masked-lm")
+    # the same gap is a real problem for a classifier too; its new head alone is not
+    with pytest.warns(models.CheckpointMismatchWarning) as caught:
+        models.load(str(folder), task="sequence-classification", num_labels=2)
+    message = str(caught[0].message)
+    assert "query.weight" in message and "classifier" not in message and "seq_relationship" not in message
+
+
+def test_a_missing_mlm_head_is_reported(tmp_path) -> None:
+    """A checkpoint without its MLM head would give fill-mask junk: that is not an expected difference."""
+    folder = _tiny_bert_copy(tmp_path, drop=("cls.predictions.transform.dense.weight",))
+    with pytest.warns(models.CheckpointMismatchWarning, match="cls.predictions.transform.dense.weight"):
+        models.load(str(folder), task="masked-lm")
+
+
+def test_a_weight_the_model_cannot_place_is_reported(tmp_path) -> None:
+    extra = {"bert.encoder.layer.2.output.dense.weight": torch.zeros(128, 512, dtype=torch.float16)}
+    folder = _tiny_bert_copy(tmp_path, add=extra)
+    with pytest.warns(models.CheckpointMismatchWarning, match=r"no place for.*layer\.2\.output\.dense\.weight"):
+        models.load(str(folder), task="masked-lm")
+
+
+def test_a_failed_load_shows_transformers_report(tmp_path, transformers_log: list) -> None:
+    folder = _tiny_bert_copy(tmp_path, config_changes={"intermediate_size": 256})
+    with pytest.raises(RuntimeError, match="ignore_mismatched_sizes"):
+        models.load(str(folder), task="masked-lm")
+    report = "\n".join(record.getMessage() for record in transformers_log)
+    assert "LOAD REPORT" in report and "MISMATCH" in report and "intermediate.dense.weight" in report
+
+
+def test_output_loading_info_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="loading info"):
+        models.load("tiny-bert", task="masked-lm", output_loading_info=True)
+
+
+# --- licences ------------------------------------------------------------------------------------------
+
+
+def test_registry_licences() -> None:
+    assert {name: models.licence(name) for name in models.REGISTRY} == {
+        "minilm-l6": "Apache-2.0", "tiny-bert": "Apache-2.0", "tiny-bert-movies": "Apache-2.0",
+        "tiny-gpt": "Apache-2.0"}
+    assert "public domain" in models.licence("tiny-bert", detail=True)
+    assert "public domain" in models.licence("tiny-gpt", detail=True)
+    assert "vaderSentiment (MIT)" in models.licence("tiny-bert-movies", detail=True)
+    assert "all-MiniLM-L6-v2" in models.licence("minilm-l6", detail=True)
+    assert "licence: Apache-2.0" in models.describe_registry()
+
+
+def test_minilm_licence_agrees_with_its_model_card() -> None:
+    """The registry's entry for MiniLM is what the shipped model card says (read here independently)."""
+    card = (models.REGISTRY["minilm-l6"].path() / "README.md").read_text()
+    front_matter = card.split("---")[1]
+    assert "license: apache-2.0" in front_matter
+    assert models.licence("minilm-l6").lower() == "apache-2.0"
+    assert models.licence(str(models.REGISTRY["minilm-l6"].path())) == "apache-2.0"
+
+
+def test_licence_of_folders_hub_ids_and_unknown_names(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "README.md").write_text("---\nlanguage: en\nlicense: mit\n---\n# a model\n")
+    assert models.licence(str(tmp_path)) == "mit"
+    bare = tmp_path / "no-card"
+    bare.mkdir()
+    assert models.licence(str(bare)).startswith("unknown")
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("licence() must not touch the network")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    hub = models.licence("google-bert/bert-base-uncased")
+    assert hub.startswith("unknown") and "google-bert/bert-base-uncased" in hub
+    with pytest.raises(models.ModelNotAvailableError, match="unknown model name"):
+        models.licence("bert-large-whatever")
+    with pytest.raises(models.ModelNotAvailableError, match="non-empty"):
+        models.licence("")
+
+
+def test_licence_is_read_from_the_front_matter_only(tmp_path) -> None:
+    (tmp_path / "README.md").write_text("# a model\n\nlicense: mit\n")   # prose, not a model card's metadata
+    assert models.licence(str(tmp_path)).startswith("unknown")
+
+
+def test_a_shape_mismatch_let_through_is_still_reported(tmp_path) -> None:
+    folder = _tiny_bert_copy(tmp_path, config_changes={"intermediate_size": 256})
+    with pytest.warns(models.CheckpointMismatchWarning, match=r"wrong shape.*intermediate\.dense\.weight"):
+        models.load(str(folder), task="masked-lm", ignore_mismatched_sizes=True)
