@@ -157,9 +157,21 @@ def label_ids(values: Sequence[Any], label_names: list[str]) -> list[int]:
 # --------------------------------------------------------------------------------------------------
 
 
+class TruncationWarning(UserWarning):
+    """Texts longer than ``max_length`` tokens were cut. Expected for long documents: a notebook that
+    has explained it may filter this category (``warnings.filterwarnings("ignore", category=...)``)."""
+
+
 def count_truncated(tokenizer: Any, texts: Sequence[str], max_length: int) -> tuple[int, int]:
     """How many ``texts`` have more than ``max_length`` tokens (special tokens included), and the longest."""
-    lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
+    from transformers.utils import logging as transformers_logging
+
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # counting long texts is the point: no "too long" notice
+    try:
+        lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
+    finally:
+        transformers_logging.set_verbosity(verbosity)
     return sum(length > max_length for length in lengths), max(lengths, default=0)
 
 
@@ -169,18 +181,16 @@ def tokenize_splits(dataset: Any, tokenizer: Any, text_column: str, label_column
 
     Each row gets ``input_ids``, ``attention_mask`` (and ``token_type_ids`` for BERT) of at most
     ``max_length`` tokens, plus ``labels``. Texts longer than ``max_length`` are truncated, and that
-    is announced (how many, per split), never silent.
+    is announced in one ``TruncationWarning`` (how many, per split), never silent.
     """
     from datasets.utils.logging import disable_progress_bar
 
     disable_progress_bar()
-    tokenised = {}
+    tokenised, truncated = {}, []
     for split, part in dataset.items():
         too_long, longest = count_truncated(tokenizer, list(part[text_column]), max_length)
-        if too_long and announce:
-            message = (f"{split}: {too_long} of {len(part)} texts are longer than max_length={max_length} "
-                       f"tokens (longest {longest}) and were truncated")
-            warnings.warn(message, stacklevel=3)
+        if too_long:
+            truncated.append(f"{split} {too_long} of {len(part)} (longest {longest})")
 
         def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
             encoded = tokenizer(batch[text_column], truncation=True, max_length=max_length)
@@ -188,6 +198,9 @@ def tokenize_splits(dataset: Any, tokenizer: Any, text_column: str, label_column
             return encoded
 
         tokenised[split] = part.map(encode, batched=True, remove_columns=part.column_names)
+    if truncated and announce:
+        warnings.warn(f"texts longer than max_length={max_length} tokens were truncated: {'; '.join(truncated)}",
+                      TruncationWarning, stacklevel=3)
     return tokenised
 
 
@@ -204,25 +217,19 @@ def load_classifier(model_name: str, num_labels: int, initialisation: str = "pre
     random weights: the control that shows what pretraining contributed.
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
 
     from labkit.models import load, resolve
 
     if initialisation not in {"pretrained", "random"}:
         raise ValueError(f"initialisation must be 'pretrained' or 'random', got {initialisation!r}")
     seed_everything(seed)
-    verbosity = transformers_logging.get_verbosity()
-    transformers_logging.set_verbosity_error()  # the "newly initialised classifier" notice is expected
-    try:
-        if initialisation == "pretrained":
-            tokenizer, model = load(model_name, task="sequence-classification", num_labels=num_labels)
-        else:
-            location = resolve(model_name)
-            tokenizer = AutoTokenizer.from_pretrained(location)
-            config = AutoConfig.from_pretrained(location, num_labels=num_labels)
-            model = AutoModelForSequenceClassification.from_config(config)
-    finally:
-        transformers_logging.set_verbosity(verbosity)
+    if initialisation == "pretrained":  # the registry keeps the expected "new head" notice quiet, not real problems
+        tokenizer, model = load(model_name, task="sequence-classification", num_labels=num_labels)
+    else:
+        location = resolve(model_name)
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        config = AutoConfig.from_pretrained(location, num_labels=num_labels)
+        model = AutoModelForSequenceClassification.from_config(config)
     if tokenizer.pad_token is None:  # GPT-style tokenizers have no padding token
         tokenizer.pad_token = tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id

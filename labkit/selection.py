@@ -495,6 +495,40 @@ def paired_comparison(output: str | Path, candidate_a: str, candidate_b: str, *,
             "verdict": bootstrap.verdict}
 
 
+def seed_paired_difference(output: str | Path, candidate_a: str, candidate_b: str, *, n_resamples: int = 2000,
+                           seed: int = 0) -> dict[str, Any]:
+    """B minus A test accuracy over every training seed that ran both, with an interval that covers
+    training variance as well as test sampling.
+
+    One seed's paired bootstrap only resamples the test set: it says nothing about how much the gap
+    would move if the two networks were trained again with other seeds (other initial heads, other
+    data orders, other dropout). Here each bootstrap round draws the seeds with replacement *and* the
+    test examples with replacement (a two-level bootstrap), and averages B - A over the drawn seeds.
+    With three seeds the interval is rough, and it is honest about it: it widens when seeds disagree.
+    Returns ``per_seed`` differences, their ``mean``, the interval ``low``/``high`` and ``seeds``.
+    """
+    correct: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for run_seed in seeds_in(output):
+        folder = seed_folder(output, run_seed)
+        if (folder / candidate_a / "predictions.parquet").is_file() and (folder / candidate_b / "predictions.parquet").is_file():
+            pair = correctness(folder, [candidate_a, candidate_b])
+            correct[run_seed] = (pair[candidate_a].astype(float), pair[candidate_b].astype(float))
+    if not correct:
+        raise FileNotFoundError(f"no seed under {output} has both {candidate_a!r} and {candidate_b!r}")
+    seeds = sorted(correct)
+    n_test = len(next(iter(correct.values()))[0])
+    differences = np.stack([correct[s][1] - correct[s][0] for s in seeds])  # (seeds, n_test)
+    rng = np.random.default_rng(seed)
+    rounds = np.empty(n_resamples)
+    for index in range(n_resamples):
+        drawn = differences[rng.integers(0, len(seeds), len(seeds))]
+        rounds[index] = drawn[:, rng.integers(0, n_test, n_test)].mean()
+    per_seed = {s: float(differences[i].mean()) for i, s in enumerate(seeds)}
+    return {"a": candidate_a, "b": candidate_b, "seeds": seeds, "per_seed": per_seed,
+            "mean": float(np.mean(list(per_seed.values()))), "low": float(np.percentile(rounds, 2.5)),
+            "high": float(np.percentile(rounds, 97.5))}
+
+
 def _torch_threads() -> int:
     import torch
 

@@ -76,11 +76,13 @@ def test_random_initialisation_differs_from_the_checkpoint(tiny_model_dir: Path)
 
 def test_truncation_is_announced(tiny_model_dir: Path) -> None:
     data = toy_sentiment(sizes=(40, 10, 10))
-    with pytest.warns(UserWarning) as caught:
+    with pytest.warns(finetune.TruncationWarning) as caught:
         run(tiny_model_dir, data, epochs=1, max_length=4)
-    messages = [str(warning.message) for warning in caught]
+    messages = [str(warning.message) for warning in caught if warning.category is finetune.TruncationWarning]
+    assert len(messages) == 1, "one announcement per run, naming every split"
+    assert messages[0].startswith("texts longer than max_length=4 tokens were truncated: ")
     for split, size in (("train", 40), ("validation", 10), ("test", 10)):
-        assert any(m.startswith(f"{split}: {size} of {size} texts are longer than max_length=4") for m in messages)
+        assert f"{split} {size} of {size} (longest" in messages[0]
 
 
 def test_train_limit(tiny_model_dir: Path) -> None:

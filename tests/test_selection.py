@@ -493,3 +493,28 @@ def test_old_records_get_their_validation_accuracy_from_the_history(tmp_path: Pa
     pd.DataFrame({"step": [10, 20, 30], "validation_accuracy": [0.61, 0.66, 0.64]}).to_csv(folder / "history.csv")
     row = selection.load_results(tmp_path).iloc[0]
     assert row["validation_accuracy"] == 0.66 and row["validation_accuracy_source"].startswith("history.csv")
+
+
+def test_seed_paired_difference_covers_training_variance(tmp_path: Path) -> None:
+    """Three seeds whose gaps disagree (+0.1, 0, -0.1) give an interval wider than one seed's."""
+    import pandas as pd
+
+    labels = np.zeros(400, dtype=int)
+    rng = np.random.default_rng(0)
+    for run_seed, gap in ((0, 0.1), (1, 0.0), (2, -0.1)):
+        folder = selection.seed_folder(tmp_path, run_seed)
+        for name, accuracy in (("a", 0.7), ("b", 0.7 + gap)):
+            (folder / name).mkdir(parents=True)
+            right = rng.permutation(np.arange(400) < round(400 * accuracy))
+            pd.DataFrame({"label": labels, "prediction": np.where(right, 0, 1)}).to_parquet(
+                folder / name / "predictions.parquet")
+            (folder / name / "record.json").write_text("{}")
+    result = selection.seed_paired_difference(tmp_path, "a", "b", n_resamples=1000)
+    assert result["seeds"] == [0, 1, 2]
+    assert result["per_seed"] == {0: pytest.approx(0.1), 1: pytest.approx(0.0), 2: pytest.approx(-0.1)}
+    assert result["mean"] == pytest.approx(0.0, abs=1e-12)
+    assert result["low"] < -0.05 and result["high"] > 0.05  # the seeds' disagreement shows in the interval
+    single = selection.paired_comparison(tmp_path, "a", "b")  # seed 0 alone: clearly positive
+    assert single["difference_low"] > 0
+    with pytest.raises(FileNotFoundError, match="no seed"):
+        selection.seed_paired_difference(tmp_path, "a", "missing")
