@@ -12,6 +12,7 @@ Each module owns one concept (see ``../shared/DESIGN.md`` in the kit's repositor
 - ``labkit.selection``   comparing candidates, Pareto fronts, recommendations, reports
 - ``labkit.widgets``     ipywidgets explorers
 - ``labkit.reproducibility``  seeding and environment reports
+- ``labkit.calibration`` temperature scaling fitted on validation
 - ``labkit.claims``      checks that a notebook's prose still matches its numbers
 
 Modules are imported lazily, so ``import labkit`` stays fast and never pulls in torch by itself.
@@ -30,6 +31,7 @@ __all__ = ["seed_everything", "environment_report", "__version__"]
 
 _LAZY_SUBMODULES = {
     "attention",
+    "calibration",
     "claims",
     "cli",
     "data",
