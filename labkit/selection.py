@@ -391,6 +391,18 @@ def compare(task: Task | str, candidates: Sequence[Candidate | str], output: str
     return results_table(records)
 
 
+def candidate_licence(model: str) -> str:
+    """The licence of a candidate's pretrained weights (a selection criterion like latency)."""
+    from labkit import models
+
+    if model == finetune.BASELINE_NAME:
+        return "BSD-3-Clause (scikit-learn code; no pretrained weights)"
+    try:
+        return models.licence(model)
+    except models.ModelNotAvailableError:
+        return "unknown"
+
+
 def seed_folder(output: str | Path, seed: int) -> Path:
     """Where a comparison's run with ``seed`` lives: ``output`` for seed 0, ``output/seed-<n>`` otherwise."""
     return Path(output) if seed == 0 else Path(output) / f"seed-{seed}"
@@ -418,6 +430,14 @@ def results_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """
     frame = pd.DataFrame([{k: v for k, v in record.items() if k not in {"settings", "run_key"}}
                           for record in records])
+    if "model" in frame:
+        frame["licence"] = [candidate_licence(model) for model in frame["model"]]
+    for column in ("majority_class_rate", "validation_majority_class_rate"):
+        if column in frame and {"task", "train_examples"} <= set(frame.columns):
+            # a property of the task and training set, not of the candidate: a record made before it was
+            # saved takes it from a record of the same task and training-set size
+            frame[column] = frame.groupby(["task", "train_examples"])[column].transform(
+                lambda values: values.fillna(values.dropna().iloc[0]) if values.notna().any() else values)
     order = "validation_accuracy" if "validation_accuracy" in frame and frame["validation_accuracy"].notna().all() \
         else "accuracy"
     return frame.sort_values(order, ascending=False, ignore_index=True)
@@ -425,7 +445,7 @@ def results_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 SUMMARY_COLUMNS = ["candidate", "validation_accuracy", "accuracy", "accuracy_low", "accuracy_high",
                    "majority_class_rate", "f1", "ece", "parameters", "size_mb",
-                   "train_seconds", "latency_ms_p50", "latency_ms_p95", "throughput_per_second"]
+                   "train_seconds", "latency_ms_p50", "latency_ms_p95", "throughput_per_second", "licence"]
 
 
 def summary(results: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:

@@ -518,3 +518,17 @@ def test_seed_paired_difference_covers_training_variance(tmp_path: Path) -> None
     assert single["difference_low"] > 0
     with pytest.raises(FileNotFoundError, match="no seed"):
         selection.seed_paired_difference(tmp_path, "a", "missing")
+
+
+def test_a_record_without_the_majority_rate_takes_its_tasks() -> None:
+    table = selection.results_table([
+        {"task": "t", "train_examples": 10, "candidate": "new", "model": "tfidf-lr", "accuracy": 0.8,
+         "validation_accuracy": 0.8, "majority_class_rate": 0.6},
+        {"task": "t", "train_examples": 10, "candidate": "old", "model": "tfidf-lr", "accuracy": 0.9,
+         "validation_accuracy": 0.9},
+        {"task": "t", "train_examples": 5, "candidate": "other-size", "model": "tfidf-lr", "accuracy": 0.7,
+         "validation_accuracy": 0.7},
+    ]).set_index("candidate")
+    assert table.loc["old", "majority_class_rate"] == 0.6
+    assert np.isnan(table.loc["other-size", "majority_class_rate"])  # another training set: not guessed
+    assert table.loc["new", "licence"].startswith("BSD-3-Clause")
