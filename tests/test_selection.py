@@ -110,7 +110,7 @@ def test_paired_comparison_from_saved_predictions(tmp_path: Path) -> None:
     assert result["difference_low"] > 0 and result["significant"] and result["mcnemar_significant"]
     same = selection.paired_comparison(tmp_path, "a", "a")
     assert same["difference"] == 0 and not same["significant"]
-    with pytest.raises(FileNotFoundError, match="no predictions"):
+    with pytest.raises(FileNotFoundError, match="no test predictions"):
         selection.paired_comparison(tmp_path, "a", "missing")
 
 
