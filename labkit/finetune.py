@@ -544,3 +544,62 @@ def tfidf_logistic_regression(dataset: Any, *, text_column: str = "text", label_
     return FineTuneResult(BASELINE_NAME, pipeline, None, label_names, pd.DataFrame(history), outputs["test"],
                           counts.total, counts.trainable, train_seconds, train_cpu_seconds, config,
                           validation_predictions=outputs["validation"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Linear probes: what a frozen encoder's features already know
+# --------------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def mean_pooled_features(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], max_length: int = 128,
+                         batch_size: int = 64) -> np.ndarray:
+    """The mean of the last hidden layer over each text's real tokens: ``(len(texts), hidden)``.
+
+    ``model`` is an encoder (``AutoModel``) or a classifier whose ``base_model`` is one; padding
+    positions are excluded from the mean.
+    """
+    if len(texts) == 0:
+        raise DatasetError("no texts to encode")
+    encoder = getattr(model, "base_model", model)
+    encoder.eval()
+    features = []
+    for start in range(0, len(texts), batch_size):
+        batch = tokenizer(list(texts[start:start + batch_size]), truncation=True, max_length=max_length,
+                          padding=True, return_tensors="pt")
+        hidden = encoder(**batch).last_hidden_state  # (batch, seq, hidden)
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (batch, seq, 1)
+        features.append(((hidden * mask).sum(1) / mask.sum(1)).numpy())
+    return np.concatenate(features)
+
+
+def linear_probe(model_name: str, dataset: Any, *, initialisation: str = "pretrained", text_column: str = "text",
+                 label_column: str = "label", max_length: int = 128, C_values: Sequence[float] = (0.1, 1.0, 10.0),
+                 seed: int = 0) -> dict[str, Any]:
+    """How much of a task a *frozen* encoder's features already hold: logistic regression on them.
+
+    The encoder (pretrained or, as the control, the same architecture with random weights) is never
+    trained; its mean-pooled features feed a logistic regression whose ``C`` is chosen on validation
+    (scaled features, solved to convergence, so no early-stopping plateau can hide what the features
+    hold). Returns the validation and test accuracy, the chosen ``C`` and the feature size.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    label_names = check_dataset(dataset, text_column, label_column)
+    tokenizer, model = load_classifier(model_name, len(label_names), initialisation, seed)
+    features = {split: mean_pooled_features(model, tokenizer, list(dataset[split][text_column]), max_length)
+                for split in ("train", "validation", "test")}
+    labels = {split: np.array(label_ids(dataset[split][label_column], label_names)) for split in features}
+    best = None
+    for C in C_values:
+        probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000, random_state=seed))
+        probe.fit(features["train"], labels["train"])
+        accuracy = float((probe.predict(features["validation"]) == labels["validation"]).mean())
+        if best is None or accuracy > best[0]:
+            best = (accuracy, C, probe)
+    validation_accuracy, C, probe = best
+    return {"model": model_name, "initialisation": initialisation, "C": C, "features": features["train"].shape[1],
+            "validation_accuracy": validation_accuracy,
+            "test_accuracy": float((probe.predict(features["test"]) == labels["test"]).mean())}

@@ -180,3 +180,21 @@ def test_an_interrupted_run_resumes_to_the_same_result(tiny_model_dir: Path, tmp
     # a checkpoint of other settings is refused, not silently mixed in
     with pytest.raises(ValueError, match="other settings"):
         finetune.fine_tune(str(tiny_model_dir), data, checkpoint=checkpoint, **{**settings, "learning_rate": 1e-3})
+
+
+def test_mean_pooled_features_ignore_padding_and_match_a_manual_mean(tiny_model_dir: Path) -> None:
+    tokenizer, model = finetune.load_classifier(str(tiny_model_dir), 2)
+    texts = ["good film", "a much longer sentence about the plot and the music"]
+    pooled = finetune.mean_pooled_features(model, tokenizer, texts, max_length=32)
+    assert pooled.shape == (2, model.config.hidden_size)
+    alone = tokenizer(texts[:1], return_tensors="pt")  # no padding at all
+    with torch.no_grad():
+        hidden = model.base_model(**alone).last_hidden_state[0]
+    np.testing.assert_allclose(pooled[0], hidden.mean(0).numpy(), atol=1e-5)
+
+
+def test_linear_probe_reads_a_task_from_frozen_features(tiny_model_dir: Path) -> None:
+    """The toy task is decided by one word: even a random encoder's mean-pooled features separate it,
+    and the probe never trains the encoder."""
+    probe = finetune.linear_probe(str(tiny_model_dir), toy_sentiment(sizes=(200, 60, 60)), max_length=16)
+    assert probe["test_accuracy"] >= 0.9 and probe["C"] in (0.1, 1.0, 10.0) and probe["features"] == 32
