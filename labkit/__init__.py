@@ -7,6 +7,7 @@ Each module owns one concept (see ``../shared/DESIGN.md`` in the kit's repositor
 - ``labkit.viz``         every figure, in the kit's one style
 - ``labkit.attention``   attention, masks, multi-head attention and a BERT encoder built by hand
 - ``labkit.pretraining``  tokenizers, MLM/NSP data, the pretraining loop and presets
+- ``labkit.decoding``    decoding by hand: top-p, beam search, the KV cache's speed-up
 - ``labkit.finetune``    fine-tuning and the TF-IDF baseline
 - ``labkit.evaluation``  metrics, confidence intervals, significance tests, cost measurement
 - ``labkit.selection``   comparing candidates, Pareto fronts, recommendations, reports
@@ -35,6 +36,7 @@ _LAZY_SUBMODULES = {
     "claims",
     "cli",
     "data",
+    "decoding",
     "evaluation",
     "finetune",
     "models",
