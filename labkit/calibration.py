@@ -38,6 +38,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from labkit.evaluation import _to_numpy  # one converter for lists, arrays, pandas and torch
+
 __all__ = [
     "fit_temperature", "apply_temperature", "negative_log_likelihood", "to_logits",
     "TEMPERATURE_BOUNDS", "PROBABILITY_FLOOR",
@@ -59,15 +61,6 @@ Inputs = Literal["auto", "probabilities", "logits"]
 # ----------------------------------------------------------------------------------------------------
 # input checks
 # ----------------------------------------------------------------------------------------------------
-
-
-def _to_numpy(values: Any) -> np.ndarray:
-    """A NumPy array from a list, array, pandas object or (CPU) torch tensor."""
-    if hasattr(values, "detach") and hasattr(values, "cpu"):  # torch.Tensor, without importing torch
-        values = values.detach().cpu().numpy()
-    elif hasattr(values, "to_numpy"):  # pandas
-        values = values.to_numpy()
-    return np.asarray(values)
 
 
 def _check_scores(values: Any, name: str) -> np.ndarray:
