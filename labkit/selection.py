@@ -17,7 +17,7 @@ columns are the chosen model's report. A folder is written atomically once its c
 finished, and a transformer in progress saves a checkpoint after every validation check
 (``<output>/.partial/<candidate>.pt``), so an interrupted run picks up where it stopped; a rerun
 skips every candidate already done with the same settings. Other seeds of the same comparison go to
-``<output>/seed-<n>/`` (``load_seed_results`` reads them all).
+``<output>/seed-<n>/`` (``seed_paired_difference`` reads them all).
 """
 
 from __future__ import annotations
@@ -415,14 +415,6 @@ def seeds_in(output: str | Path) -> list[int]:
     return sorted(set(seeds) | ({0} if any(output.glob("*/record.json")) or any(output.glob("train-*")) else set()))
 
 
-def load_seed_results(output: str | Path) -> pd.DataFrame:
-    """Every seed's results table of a comparison, stacked, with a ``seed`` column."""
-    tables = [load_results(seed_folder(output, seed)).assign(seed=seed) for seed in seeds_in(output)]
-    if not tables:
-        raise FileNotFoundError(f"no results under {output}")
-    return pd.concat(tables, ignore_index=True)
-
-
 def results_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Records -> a tidy table (one row per candidate), best validation accuracy first.
 
@@ -673,12 +665,6 @@ def load_learning_curve(output: str | Path) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True).sort_values(["train_examples", "candidate"], ignore_index=True)
 
 
-def load_learning_curve_seeds(output: str | Path) -> pd.DataFrame:
-    """Every seed's learning-curve table (``output`` for seed 0, ``output/seed-<n>``), with a ``seed`` column."""
-    return pd.concat([load_learning_curve(seed_folder(output, seed)).assign(seed=seed) for seed in seeds_in(output)],
-                     ignore_index=True)
-
-
 def small_data_recipe(candidate: Candidate, train_size: int, *, min_steps: int = 100,
                       max_epochs: int = 30) -> dict[str, Any]:
     """Recipe overrides for one point of a learning curve: enough steps, and no early stopping.
@@ -792,8 +778,8 @@ def choice_optimism(validation_correct: dict[str, np.ndarray], test_correct: dic
 
 def correctness(output: str | Path, candidates: Sequence[str], split: str = "test") -> dict[str, np.ndarray]:
     """``{candidate: boolean array of which examples of split it got right}`` from saved predictions."""
-    return {name: (lambda frame: (frame["label"] == frame["prediction"]).to_numpy())(
-        load_predictions(output, name, split)) for name in candidates}
+    frames = {name: load_predictions(output, name, split) for name in candidates}
+    return {name: (frame["label"] == frame["prediction"]).to_numpy() for name, frame in frames.items()}
 
 
 # --------------------------------------------------------------------------------------------------
