@@ -13,6 +13,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import pandas as pd
 
@@ -45,7 +46,7 @@ def main() -> None:
     print(f"{'file':30s} {'pandas (ms)':>12s} {'labkit (ms)':>12s} {'ratio':>7s}")
     for relative, loader in cases.items():
         path = data_dir() / relative
-        baseline = median_seconds(lambda: pd.read_parquet(path), repeats)
+        baseline = median_seconds(partial(pd.read_parquet, path), repeats)
         ours = median_seconds(loader, repeats)
         print(f"{relative:30s} {baseline * 1e3:12.1f} {ours * 1e3:12.1f} {ours / baseline:7.2f}x")
 

@@ -57,8 +57,8 @@ def main() -> None:
     arguments = parser.parse_args()
 
     from labkit import pretraining
-    from labkit.evaluation import count_parameters
     from labkit.data import load_corpus
+    from labkit.evaluation import count_parameters
 
     if arguments.threads:
         torch.set_num_threads(arguments.threads)

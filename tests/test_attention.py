@@ -263,7 +263,7 @@ def test_encoder_reproduces_minilm(minilm, encoder) -> None:
     # every position, padding included (padding queries are computed the same way in both)
     assert (ours.last_hidden_state - expected.last_hidden_state).abs().max().item() <= MODEL_TOLERANCE
     assert (ours.pooler_output - expected.pooler_output).abs().max().item() <= MODEL_TOLERANCE
-    for theirs, mine in zip(expected.attentions, ours.attentions):
+    for theirs, mine in zip(expected.attentions, ours.attentions, strict=True):
         assert mine.shape == theirs.shape == (4, 12, batch["input_ids"].shape[1], batch["input_ids"].shape[1])
         assert (mine - theirs).abs().max().item() <= MODEL_TOLERANCE
         # padding keys get exactly zero weight

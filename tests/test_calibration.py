@@ -15,8 +15,14 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
 
 from labkit import evaluation
-from labkit.calibration import (PROBABILITY_FLOOR, TEMPERATURE_BOUNDS, apply_temperature, fit_temperature,
-                                negative_log_likelihood, to_logits)
+from labkit.calibration import (
+    PROBABILITY_FLOOR,
+    TEMPERATURE_BOUNDS,
+    apply_temperature,
+    fit_temperature,
+    negative_log_likelihood,
+    to_logits,
+)
 
 # --- synthetic models whose calibration is known --------------------------------------------------------
 
@@ -115,8 +121,8 @@ def test_apply_is_softmax_of_scaled_logits() -> None:
         np.testing.assert_allclose(apply_temperature(logits, temperature, inputs="logits"), expected, atol=1e-12)
         # from probabilities: softmax(log p / T) = p ** (1 / T), renormalised
         powered = probabilities ** (1.0 / temperature)
-        np.testing.assert_allclose(apply_temperature(probabilities, temperature), powered / powered.sum(axis=1, keepdims=True),
-                                   rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(apply_temperature(probabilities, temperature),
+                                   powered / powered.sum(axis=1, keepdims=True), rtol=1e-9, atol=1e-12)
 
 
 def test_negative_log_likelihood_is_scikit_learns_log_loss() -> None:
@@ -162,7 +168,8 @@ def test_argmax_and_accuracy_unchanged(temperature: float) -> None:
     labels, probabilities, _ = synthetic_model(40, 2000, 4, 2.0)
     scaled = apply_temperature(probabilities, temperature)
     np.testing.assert_array_equal(scaled.argmax(axis=1), probabilities.argmax(axis=1))
-    assert evaluation.accuracy(labels, scaled.argmax(axis=1)) == evaluation.accuracy(labels, probabilities.argmax(axis=1))
+    assert evaluation.accuracy(labels, scaled.argmax(axis=1)) == evaluation.accuracy(labels,
+                                                                                     probabilities.argmax(axis=1))
     np.testing.assert_allclose(scaled.sum(axis=1), 1.0, atol=1e-12)
 
 
@@ -206,7 +213,8 @@ def test_input_not_modified_and_inputs_accepted_as_torch_and_lists() -> None:
     fitted = fit_temperature(labels, probabilities)
     apply_temperature(probabilities, fitted)
     np.testing.assert_array_equal(probabilities, copy)
-    assert fit_temperature(torch.from_numpy(labels), torch.from_numpy(probabilities).float()) == pytest.approx(fitted, rel=1e-4)
+    from_torch = fit_temperature(torch.from_numpy(labels), torch.from_numpy(probabilities).float())
+    assert from_torch == pytest.approx(fitted, rel=1e-4)
     assert fit_temperature(labels.tolist(), probabilities.tolist()) == pytest.approx(fitted, rel=1e-12)
 
 

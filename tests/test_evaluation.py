@@ -383,6 +383,63 @@ def test_latency_with_a_torch_model_and_an_sklearn_pipeline() -> None:
     assert ev.measure_latency(pipeline.predict, texts, batch_size=5).n_batches == 4
 
 
+def test_latency_results_name_the_device_that_measured_them() -> None:
+    import functools
+
+    torch = pytest.importorskip("torch")
+    from labkit.devices import default_device, describe_device
+
+    texts = [f"example {i}" for i in range(12)]
+    assert ev.measure_latency(len, texts, batch_size=4).device == describe_device(default_device())
+    model = torch.nn.Linear(8, 2)  # a torch model is timed where it lives: here the CPU
+    assert ev.measure_latency(model, torch.randn(12, 8), batch_size=4).device == describe_device("cpu")
+    bound = functools.partial(lambda module, batch: module(batch), model)  # the model inside a partial
+    assert ev.measure_latency(bound, torch.randn(12, 8), batch_size=4, device="cpu").n_examples == 12
+    assert ev.measure_latency(bound, torch.randn(12, 8), batch_size=4).device == describe_device("cpu")
+    explicit = ev.measure_latency(len, texts, batch_size=4, device="cpu")
+    assert explicit.device == describe_device("cpu") and explicit.device.startswith("cpu")
+    table = ev.latency_table(len, texts, batch_sizes=(1, 4), device="cpu")
+    assert list(table.columns[:-1]) == [  # the columns as before, the device added last
+        "batch_size", "n_batches", "n_examples", "warmup", "per_example_ms_p50", "per_example_ms_p95",
+        "per_example_ms_mean", "per_batch_ms_p50", "per_batch_ms_p95", "examples_per_second", "total_seconds"]
+    assert list(table["device"]) == [describe_device("cpu")] * 2
+
+
+def test_latency_times_a_model_where_it_lives_not_on_the_default_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+
+    torch = pytest.importorskip("torch")
+    monkeypatch.setenv("LABKIT_DEVICE", "meta")  # a default device no CPU model is on
+    model = torch.nn.Linear(8, 2)
+    for predict in (model, model.forward, functools.partial(lambda module, batch: module(batch), model)):
+        assert ev.measure_latency(predict, torch.randn(6, 8), batch_size=3).device.startswith("cpu")
+    assert ev.measure_latency(len, ["a", "b"]).device == "meta"  # a plain callable: the kit's default
+
+
+def test_costs_import_without_scikit_learn() -> None:
+    """Fine-tuning and pretraining count parameters through labkit.evaluation.costs: it must stay light."""
+    import subprocess
+    import sys
+
+    code = ("import sys, labkit.evaluation.costs; from labkit.evaluation import count_parameters; "
+            "print('sklearn' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_every_public_name_is_importable_from_the_package() -> None:
+    import importlib
+
+    for name in ev.__all__:
+        assert getattr(ev, name) is not None, name
+    from labkit.evaluation import _to_numpy  # used by labkit.calibration
+
+    assert _to_numpy([1, 2]).tolist() == [1, 2]
+    assert ev.f1 is importlib.import_module("labkit.evaluation.metrics").f1
+    with pytest.raises(AttributeError, match="no attribute 'not_a_metric'"):
+        ev.not_a_metric  # noqa: B018
+
+
 def test_count_parameters_for_torch_and_sklearn() -> None:
     torch = pytest.importorskip("torch")
     from sklearn.feature_extraction.text import TfidfVectorizer

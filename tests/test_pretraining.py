@@ -38,7 +38,8 @@ def wordpiece(small_texts):
 
 def test_split_sentences():
     text = 'We met. Did we win? Yes! "Quoted." Then 1812 came. e.g. lower case stays.'
-    assert P.split_sentences(text) == ["We met.", "Did we win?", "Yes!", '"Quoted."', "Then 1812 came. e.g. lower case stays."]
+    assert P.split_sentences(text) == ["We met.", "Did we win?", "Yes!", '"Quoted."',
+                                       "Then 1812 came. e.g. lower case stays."]
     assert P.split_sentences("   ") == []
     with pytest.raises(TypeError):
         P.split_sentences(None)
@@ -283,8 +284,8 @@ def test_learning_rate_schedule():
     config = P.get_preset("tiny-bert", learning_rate=1.0, warmup_steps=10, min_lr_ratio=0.1)
     rates = [P.learning_rate_at(step, config, 100) for step in range(100)]
     assert rates[9] == pytest.approx(1.0) and rates[0] == pytest.approx(0.1)
-    assert all(a <= b for a, b in zip(rates[:10], rates[1:10]))
-    assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
+    assert all(a <= b for a, b in zip(rates[:9], rates[1:10], strict=True))
+    assert all(a >= b for a, b in zip(rates[10:-1], rates[11:], strict=True))
     assert rates[-1] == pytest.approx(0.1, abs=0.01)
 
 
@@ -488,7 +489,8 @@ def test_continued_pretraining_starts_from_the_checkpoint_and_resumes_exactly(sm
     # the untrained metrics are those of the starting checkpoint, not of a fresh model
     _, start = P.load_initial_checkpoint(config)
     data = P.BertData(straight.tokenizer, sentences[:160], sentences[160:], config)
-    assert P.evaluate_bert(start, data.eval_batches(limit=16), next_sentence_prediction=False) == straight.untrained_metrics
+    untrained = P.evaluate_bert(start, data.eval_batches(limit=16), next_sentence_prediction=False)
+    assert untrained == straight.untrained_metrics
     # same tokenizer as the checkpoint, and training moved the weights
     from transformers import AutoTokenizer
 
@@ -496,7 +498,8 @@ def test_continued_pretraining_starts_from_the_checkpoint_and_resumes_exactly(sm
     assert any(not torch.equal(v, straight.model.state_dict()[k]) for k, v in start.state_dict().items())
     record = json.loads((tmp_path / "adapted" / "training.json").read_text())
     assert record["preset"]["initial_checkpoint"] == str(tmp_path / "base")
-    assert record["initial_checkpoint"]["model_safetensors_sha256"] == P.file_sha256(tmp_path / "base" / "model.safetensors")
+    base_sha256 = P.file_sha256(tmp_path / "base" / "model.safetensors")
+    assert record["initial_checkpoint"]["model_safetensors_sha256"] == base_sha256
     # exact resume, as for pretraining from scratch
     P.pretrain(config, tmp_path / "resumed", stop_after_steps=3, **common)
     resumed = P.pretrain(config, tmp_path / "resumed", resume=True, **common)

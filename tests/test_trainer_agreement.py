@@ -72,8 +72,14 @@ def trainer_history(folder: Path, data: DatasetDict, output_dir: Path, decay_eve
 
     ``decay_every_weight=True`` also makes it decay biases and LayerNorm weights, as fine_tune does.
     """
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              PrinterCallback, Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        PrinterCallback,
+        Trainer,
+        TrainingArguments,
+    )
     from transformers.utils import logging as transformers_logging
 
     settings = SETTINGS | changes

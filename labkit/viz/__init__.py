@@ -1,0 +1,71 @@
+"""Every figure in the kit, in one style, by subject.
+
+* ``style``: the palette, ``kit_style()``, ``new_axes`` / ``new_grid``, ``save_for_slides``;
+* ``charts``: ``bar_chart``, ``grouped_bars``, ``class_balance``, ``line_chart``;
+* ``attention``: ``attention_heatmap``, ``attention_grid``, ``attention_masks``;
+* ``curves``: ``learning_curves``, ``pretraining_curves``;
+* ``evaluation``: ``confusion_matrix_figure``, ``reliability_diagram``, ``metric_forest_plot``;
+* ``selection``: ``pareto_scatter``.
+
+Everything is importable from ``labkit.viz`` directly (``from labkit.viz import bar_chart``).
+
+Rules every function here follows (teachers reuse these figures in slides):
+
+* it returns a matplotlib ``Figure`` and never calls ``plt.show()``;
+* it takes an optional ``ax`` to draw into (then it returns ``ax.figure``), except the figures made
+  of several panels (``attention_grid``, ``attention_masks``, ``pretraining_curves``), which make their
+  own figure;
+* it draws inside ``kit_style()``, so fonts, colours and grid are the same everywhere;
+* it builds a ``matplotlib.figure.Figure`` directly rather than through pyplot, so nothing is left
+  open in pyplot's global state and a notebook shows the figure exactly once (as a cell's value);
+* ``save_for_slides(fig, "name.svg")`` exports it at slide size (SVG or PNG).
+"""
+
+from __future__ import annotations
+
+from labkit.viz.attention import attention_grid, attention_heatmap, attention_masks
+from labkit.viz.charts import bar_chart, class_balance, grouped_bars, line_chart
+from labkit.viz.curves import learning_curves, pretraining_curves
+from labkit.viz.evaluation import confusion_matrix_figure, metric_forest_plot, reliability_diagram
+from labkit.viz.selection import pareto_scatter
+from labkit.viz.style import (
+    DEFAULT_SIZE,
+    DIVERGING_CMAP,
+    PALETTE,
+    SEQUENTIAL_CMAP,
+    SLIDE_SIZE,
+    STYLE,
+    kit_style,
+    new_axes,
+    new_grid,
+    save_for_slides,
+    use_kit_style,
+)
+from labkit.viz.style import _show_figures_in_notebooks as _show_figures_in_notebooks  # private; a test calls it
+
+__all__ = [
+    "PALETTE",
+    "SEQUENTIAL_CMAP",
+    "DIVERGING_CMAP",
+    "SLIDE_SIZE",
+    "DEFAULT_SIZE",
+    "STYLE",
+    "kit_style",
+    "use_kit_style",
+    "new_axes",
+    "new_grid",
+    "save_for_slides",
+    "bar_chart",
+    "grouped_bars",
+    "class_balance",
+    "line_chart",
+    "attention_heatmap",
+    "attention_grid",
+    "attention_masks",
+    "confusion_matrix_figure",
+    "reliability_diagram",
+    "metric_forest_plot",
+    "pareto_scatter",
+    "learning_curves",
+    "pretraining_curves",
+]
