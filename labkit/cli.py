@@ -1,10 +1,19 @@
-"""The ``labkit`` command: long-running and reproducible work that does not belong in a notebook."""
+"""The ``labkit`` command: long-running and reproducible work that does not belong in a notebook.
+
+Every command writes under a folder the user names (``--output``) or, by default, under the kit's data
+folder (``data/results/...``, ``data/checkpoints/...``; a pretraining run's working state goes to
+``runs/`` beside ``data/``), never silently into the current directory. Errors the kit raises on
+purpose (``labkit.errors.LabkitError``: a dataset it cannot use, an unknown model, an offline Hub id, a
+bad setting) are printed as one line and the command exits with status 2, without a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from labkit.errors import ConfigError, LabkitError
 
 
 def _build_data(arguments: argparse.Namespace) -> int:
@@ -34,7 +43,7 @@ def _pretrain(arguments: argparse.Namespace) -> int:
     if arguments.seed is not None:
         overrides["seed"] = arguments.seed
     config = get_preset(arguments.preset, **overrides)
-    run_dir = Path(arguments.run_dir) if arguments.run_dir else Path("runs") / config.name
+    run_dir = Path(arguments.run_dir) if arguments.run_dir else data_dir().parent / "runs" / config.name
     output = Path(arguments.output) if arguments.output else data_dir() / "checkpoints" / config.name
     from labkit.pretraining import pretrain
 
@@ -47,10 +56,25 @@ def _pretrain(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _output_folder(arguments: argparse.Namespace, default_name: str) -> Path:
+    """``--output`` if given, else ``<data folder>/results/<default_name>`` (never the current directory)."""
+    from labkit.paths import data_dir
+
+    return Path(arguments.output) if arguments.output else data_dir() / "results" / default_name
+
+
 def _seeds(arguments: argparse.Namespace) -> list[int]:
     if arguments.seeds:
-        return [int(seed) for seed in arguments.seeds.split(",") if seed.strip()]
+        return _whole_numbers(arguments.seeds, "--seeds")
     return [arguments.seed]
+
+
+def _whole_numbers(text: str, option: str) -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]``; anything else is a ``ConfigError`` naming the option."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} takes comma-separated whole numbers, e.g. 0,1,2; got {text!r}") from None
 
 
 def _recipe_overrides(arguments: argparse.Namespace) -> dict[str, float] | None:
@@ -69,8 +93,8 @@ def _finetune(arguments: argparse.Namespace) -> int:
         if arguments.train_limit is not None:
             print("labkit finetune: give --sizes or --train-limit, not both", file=sys.stderr)
             return 2
-        output = Path(arguments.output or f"data/results/curve-{arguments.task}")
-        sizes = [int(size) for size in arguments.sizes.split(",") if size.strip()]
+        output = _output_folder(arguments, f"curve-{arguments.task}")
+        sizes = _whole_numbers(arguments.sizes, "--sizes")
         for seed in _seeds(arguments):
             folder = seed_folder(output, seed) if arguments.seeds else output
             table = learning_curve(arguments.task, candidates, sizes, folder, seed=seed)
@@ -79,7 +103,7 @@ def _finetune(arguments: argparse.Namespace) -> int:
             print(table[["train_examples", "candidate", "validation_accuracy", "accuracy", "accuracy_low",
                          "accuracy_high"]].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         return 0
-    output = Path(arguments.output or f"data/results/finetune-{arguments.task}")
+    output = _output_folder(arguments, f"finetune-{arguments.task}")
     columns = ["candidate", "validation_accuracy", "accuracy", "accuracy_low", "accuracy_high", "f1", "parameters",
                "train_seconds", "latency_ms_p50"]
     for seed in _seeds(arguments):
@@ -95,7 +119,7 @@ def _finetune(arguments: argparse.Namespace) -> int:
 def _latency(arguments: argparse.Namespace) -> int:
     from labkit.selection import record_provenance, remeasure_latency
 
-    output = Path(arguments.output or f"data/results/finetune-{arguments.task}")
+    output = _output_folder(arguments, f"finetune-{arguments.task}")
     table = remeasure_latency(arguments.task, output, latency_examples=arguments.examples, rounds=arguments.rounds)
     record_provenance(output, "labkit " + " ".join(arguments.argv), seed=0)
     columns = ["candidate", "latency_ms_p50", "latency_ms_p95", "batched_ms_per_example", "throughput_per_second"]
@@ -103,16 +127,25 @@ def _latency(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _probe(arguments: argparse.Namespace) -> int:
+    from labkit.selection import frozen_feature_probes, record_provenance
+
+    output = _output_folder(arguments, f"probe-{arguments.task}")
+    models = [name.strip() for name in arguments.models.split(",") if name.strip()]
+    command = "labkit " + " ".join(arguments.argv)
+    table = frozen_feature_probes(arguments.task, models, output, seed=arguments.seed, command=command)
+    record_provenance(output, command, arguments.seed)
+    columns = ["model", "pretrained_test_accuracy", "random_test_accuracy", "test_gain", "test_gain_low",
+               "test_gain_high", "test_majority_class_rate", "word_coverage"]
+    print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    return 0
+
+
 def _select(arguments: argparse.Namespace) -> int:
-    from labkit.finetune import DatasetError
     from labkit.selection import compare, csv_task, paired_comparison, provenance, recommend, write_report
 
-    try:
-        task = csv_task(arguments.data, arguments.text_column, arguments.label_column,
-                        max_length=arguments.max_length, drop_empty=arguments.drop_empty)
-    except DatasetError as error:
-        print(f"labkit select: {error}", file=sys.stderr)
-        return 2
+    task = csv_task(arguments.data, arguments.text_column, arguments.label_column,
+                    max_length=arguments.max_length, drop_empty=arguments.drop_empty)
     if task.source and task.source["rows_dropped"]:
         print(f"labkit select: dropped {task.source['rows_dropped']} row(s) with an empty text or label "
               "(listed in the report)", file=sys.stderr)
@@ -158,11 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pretrain.add_argument("--preset", required=True, help="tiny-bert, tiny-gpt, small-bert, small-gpt, base-bert")
     length = pretrain.add_mutually_exclusive_group(required=True)
-    length.add_argument("--minutes", type=float, help="train for about this long (schedule re-estimated from the measured speed)")
+    length.add_argument("--minutes", type=float,
+                        help="train for about this long (schedule re-estimated from the measured speed)")
     length.add_argument("--steps", type=int, help="train for exactly this many optimizer steps")
     pretrain.add_argument("--resume", action="store_true", help="continue from the run folder's state.pt")
     pretrain.add_argument("--output", help="checkpoint folder (default: data/checkpoints/<preset>)")
-    pretrain.add_argument("--run-dir", help="state, log and tokenizer while training (default: runs/<preset>)")
+    pretrain.add_argument("--run-dir", help="state, log and tokenizer while training "
+                          "(default: runs/<preset> beside the kit's data folder)")
     pretrain.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     pretrain.add_argument("--seed", type=int, help="override the preset's seed")
     pretrain.set_defaults(handler=_pretrain)
@@ -177,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--examples", type=int, default=200, help="test texts to time per round (default 200)")
     latency.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each column is their median")
     latency.set_defaults(handler=_latency)
+    _add_probe(commands)
     _add_select(commands)
     return parser
 
@@ -206,6 +242,17 @@ def _add_finetune(commands: argparse._SubParsersAction) -> None:
     finetune.set_defaults(handler=_finetune)
 
 
+def _add_probe(commands: argparse._SubParsersAction) -> None:
+    probe = commands.add_parser(
+        "probe", help="what pretrained features hold: linear probes on frozen encoders, pretrained vs random weights",
+    )
+    probe.add_argument("--task", default="sentiment", choices=["sentiment", "topic", "reuters"])
+    probe.add_argument("--models", default="tiny-bert,tiny-bert-movies,minilm-l6", help="comma-separated model names")
+    probe.add_argument("--output", help="results folder (default: data/results/probe-TASK)")
+    probe.add_argument("--seed", type=int, default=0)
+    probe.set_defaults(handler=_probe)
+
+
 def _add_select(commands: argparse._SubParsersAction) -> None:
     select = commands.add_parser(
         "select",
@@ -216,7 +263,7 @@ def _add_select(commands: argparse._SubParsersAction) -> None:
     select.add_argument("--label-column", default="label")
     select.add_argument("--candidates", default="tfidf-lr,tiny-bert,minilm-l6",
                         help="comma-separated candidate specs (see `labkit finetune --help`)")
-    select.add_argument("--output", default="selection-report", help="folder for results and report.md")
+    select.add_argument("--output", required=True, help="folder for the results and report.md (created if needed)")
     select.add_argument("--max-latency-ms", type=float, help="constraint: p50 latency per example")
     select.add_argument("--max-params", type=float, help="constraint: number of parameters")
     select.add_argument("--min-accuracy", type=float, help="constraint: validation accuracy (the choice is made "
@@ -234,7 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     arguments = build_parser().parse_args(argv)
     arguments.argv = list(argv)
-    return arguments.handler(arguments)
+    try:
+        return arguments.handler(arguments)
+    except LabkitError as error:  # the kit's own errors: the message is the whole story
+        print(f"labkit {arguments.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

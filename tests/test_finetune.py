@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from datasets import ClassLabel, Dataset, DatasetDict
+from datasets import Dataset, DatasetDict
 
 from labkit import finetune
 from labkit.models import load
 from tests.conftest import toy_sentiment
+
 
 def run(folder: Path, dataset: DatasetDict, **kwargs: object) -> finetune.FineTuneResult:
     options = dict(epochs=8, batch_size=16, learning_rate=3e-3, max_length=16, patience=8, progress=False)
@@ -157,7 +158,7 @@ def test_an_interrupted_run_resumes_to_the_same_result(tiny_model_dir: Path, tmp
     uninterrupted = finetune.fine_tune(str(tiny_model_dir), data, **settings)
 
     checkpoint = tmp_path / "run.pt"
-    real_save, saves = finetune._save_checkpoint, []
+    real_save, saves = finetune.training._save_checkpoint, []
 
     def save_then_die(*args: object, **kwargs: object) -> None:
         real_save(*args, **kwargs)
@@ -165,10 +166,10 @@ def test_an_interrupted_run_resumes_to_the_same_result(tiny_model_dir: Path, tmp
         if len(saves) == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(finetune, "_save_checkpoint", save_then_die)
+    monkeypatch.setattr(finetune.training, "_save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         finetune.fine_tune(str(tiny_model_dir), data, checkpoint=checkpoint, **settings)
-    monkeypatch.setattr(finetune, "_save_checkpoint", real_save)
+    monkeypatch.setattr(finetune.training, "_save_checkpoint", real_save)
     assert checkpoint.is_file()
     resumed = finetune.fine_tune(str(tiny_model_dir), data, checkpoint=checkpoint, **settings)
     columns = ["epoch", "step", "train_loss", "validation_loss", "validation_accuracy"]
@@ -198,3 +199,14 @@ def test_linear_probe_reads_a_task_from_frozen_features(tiny_model_dir: Path) ->
     and the probe never trains the encoder."""
     probe = finetune.linear_probe(str(tiny_model_dir), toy_sentiment(sizes=(200, 60, 60)), max_length=16)
     assert probe["test_accuracy"] >= 0.9 and probe["C"] in (0.1, 1.0, 10.0) and probe["features"] == 32
+
+
+def test_word_coverage_counts_words_kept_whole() -> None:
+    from labkit.models import load
+
+    tokenizer, _ = load("minilm-l6")  # bert-base-uncased's vocabulary: common English words are single tokens
+    assert finetune.word_coverage(tokenizer, ["The cat sat on the mat."]) == 1.0
+    # 4 words; "zxqvbnmq" is no English word, so WordPiece cuts it; the number 42 is not a word
+    assert finetune.word_coverage(tokenizer, ["the dog saw zxqvbnmq", "42 times"]) == pytest.approx(4 / 5)
+    with pytest.raises(finetune.DatasetError, match="no alphabetic words"):
+        finetune.word_coverage(tokenizer, ["42 17"])

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from labkit import selection
+from labkit.errors import ConfigError, DatasetError
+from labkit.finetune import FineTuneRecipe
 from tests.conftest import toy_sentiment
 
 
@@ -18,9 +22,11 @@ def test_candidate_specs() -> None:
     assert random_init.initialisation == "random" and random_init.name == "tiny-bert-random-init"
     frozen = selection.parse_candidate(" minilm-l6:frozen ")
     assert frozen.freeze and frozen.name == "minilm-l6-frozen"
-    assert frozen.recipe()["learning_rate"] == selection.FROZEN_LEARNING_RATE
+    assert frozen.recipe().learning_rate == selection.FROZEN_LEARNING_RATE
     assert selection.parse_candidate("org/model").name == "org--model"
-    assert selection.parse_candidate("tiny-bert").recipe({"epochs": 1})["epochs"] == 1
+    assert selection.parse_candidate("tiny-bert").recipe({"epochs": 1}).epochs == 1
+    with pytest.raises(ValueError, match="unknown recipe setting"):
+        selection.parse_candidate("tiny-bert").recipe({"epoch": 1})  # a typo is an error, not ignored
     with pytest.raises(ValueError, match="unknown candidate option"):
         selection.parse_candidate("tiny-bert:large")
     with pytest.raises(ValueError, match="takes no options"):
@@ -80,16 +86,17 @@ def test_interrupted_run_keeps_finished_candidates(tiny_model_dir: Path, tmp_pat
             raise KeyboardInterrupt
         return real_run(candidate, *args, **kwargs)
 
-    monkeypatch.setattr(selection, "run_candidate", interrupted)
+    monkeypatch.setattr(selection.running, "run_candidate", interrupted)
     local = str(tiny_model_dir)
     with pytest.raises(KeyboardInterrupt):
         selection.compare(toy_task(), [local, "tfidf-lr"], tmp_path, overrides=FAST, progress=False, log=lambda m: None)
     assert (tmp_path / selection.parse_candidate(local).name / "record.json").is_file()
     assert not (tmp_path / "tfidf-lr").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no half-written folder is left"
-    monkeypatch.setattr(selection, "run_candidate", real_run)
+    monkeypatch.setattr(selection.running, "run_candidate", real_run)
     calls.clear()
-    monkeypatch.setattr(selection, "run_candidate", lambda c, *a, **k: (calls.append(c.name), real_run(c, *a, **k))[1])
+    monkeypatch.setattr(selection.running, "run_candidate",
+                        lambda c, *a, **k: (calls.append(c.name), real_run(c, *a, **k))[1])
     table = selection.compare(toy_task(), [local, "tfidf-lr"], tmp_path, overrides=FAST, progress=False,
                               log=lambda m: None)
     assert calls == ["tfidf-lr"] and len(table) == 2
@@ -134,9 +141,7 @@ def test_provenance_records_versions_and_data(tmp_path: Path) -> None:
     assert [run["command"] for run in runs] == ["labkit finetune --candidates a", "labkit finetune --candidates b"]
 
 
-def results_frame(rows: list[tuple[str, float, float, float]]) -> "pd.DataFrame":
-    import pandas as pd
-
+def results_frame(rows: list[tuple[str, float, float, float]]) -> pd.DataFrame:
     # validation accuracy a little below test accuracy, in the same order (tests below break the order)
     return pd.DataFrame([{"candidate": name, "accuracy": accuracy, "validation_accuracy": accuracy - 0.01,
                           "latency_ms_p50": latency, "parameters": params, "train_seconds": 1.0,
@@ -204,7 +209,7 @@ def test_pareto_scatter_two_candidates_legend_and_labels_never_collide() -> None
 
 def test_recommend_honours_every_constraint() -> None:
     rng = np.random.default_rng(0)
-    for trial in range(200):
+    for _ in range(200):
         n = int(rng.integers(1, 8))
         table = results_frame([(f"m{i}", float(rng.uniform(0.5, 0.95)), float(rng.uniform(0.1, 50)),
                                 float(rng.uniform(1e5, 5e7))) for i in range(n)])
@@ -275,26 +280,32 @@ def write_csv(path: Path, rows: list[tuple[str, str]], header: str = "review,sen
     return path
 
 
+def labelled_rows(data) -> list[tuple[str, str]]:
+    """Every (text, "pos"/"neg") row of a toy DatasetDict, split after split."""
+    return [(text, "pos" if label else "neg") for split in data.values()
+            for text, label in zip(split["text"], split["label"], strict=True)]
+
+
 def test_csv_task_and_its_errors(tmp_path: Path) -> None:
     data = toy_sentiment(sizes=(60, 20, 20))
-    rows = [(text, "pos" if label else "neg") for split in data.values() for text, label in zip(split["text"], split["label"])]
+    rows = labelled_rows(data)
     task = selection.csv_task(write_csv(tmp_path / "reviews.csv", rows), "review", "sentiment")
     assert task.name == "reviews" and sum(len(s) for s in task.dataset.values()) == 100
     assert task.dataset["train"].features["label"].names == ["neg", "pos"]
     assert len(task.dataset["test"]) == 20 and len(task.dataset["validation"]) == 10
-    with pytest.raises(selection.finetune.DatasetError, match="no column 'text'.*columns are: review, sentiment"):
+    with pytest.raises(DatasetError, match="no column 'text'.*columns are: review, sentiment"):
         selection.csv_task(tmp_path / "reviews.csv")
-    with pytest.raises(selection.finetune.DatasetError, match="single class"):
+    with pytest.raises(DatasetError, match="single class"):
         selection.csv_task(write_csv(tmp_path / "one.csv", [(t, "pos") for t, _ in rows]), "review", "sentiment")
-    with pytest.raises(selection.finetune.DatasetError, match=r"2 row\(s\).*data rows 2, 4.*--drop-empty"):
+    with pytest.raises(DatasetError, match=r"2 row\(s\).*data rows 2, 4.*--drop-empty"):
         broken = list(rows)
         broken[1], broken[3] = ("", "pos"), ("fine film", " ")
         selection.csv_task(write_csv(tmp_path / "gaps.csv", broken), "review", "sentiment")
-    with pytest.raises(selection.finetune.DatasetError, match="no rows"):
+    with pytest.raises(DatasetError, match="no rows"):
         selection.csv_task(write_csv(tmp_path / "empty.csv", []), "review", "sentiment")
-    with pytest.raises(selection.finetune.DatasetError, match="no such file"):
+    with pytest.raises(DatasetError, match="no such file"):
         selection.csv_task(tmp_path / "missing.csv")
-    with pytest.raises(selection.finetune.DatasetError, match="fewer than"):
+    with pytest.raises(DatasetError, match="fewer than"):
         selection.csv_task(write_csv(tmp_path / "rare.csv", rows + [("odd one", "neutral")]), "review", "sentiment")
 
 
@@ -302,7 +313,7 @@ def test_select_cli_end_to_end(tiny_model_dir: Path, tmp_path: Path, capsys: pyt
     from labkit.cli import main
 
     data = toy_sentiment(sizes=(80, 20, 20))
-    rows = [(text, "pos" if label else "neg") for split in data.values() for text, label in zip(split["text"], split["label"])]
+    rows = labelled_rows(data)
     csv_path = write_csv(tmp_path / "reviews.csv", rows, header="text,label")
     arguments = ["select", "--data", str(csv_path), "--candidates", f"tfidf-lr,{tiny_model_dir}",
                  "--output", str(tmp_path / "out"), "--max-latency-ms", "1000", "--max-length", "16"]
@@ -340,7 +351,8 @@ def test_small_training_sets_get_enough_steps(tiny_model_dir: Path, tmp_path: Pa
     # the curve trains a small set with those settings (4 batches of 16 -> 25 epochs for 100 steps)
     local = selection.parse_candidate(str(tiny_model_dir))
     task = selection.Task("toy", toy_sentiment(sizes=(200, 40, 40)), max_length=16)
-    selection.RECIPES[local.model] = {"learning_rate": 3e-3, "epochs": 2, "batch_size": 16, "evaluations_per_epoch": 2}
+    selection.RECIPES[local.model] = FineTuneRecipe(learning_rate=3e-3, epochs=2, batch_size=16,
+                                                    evaluations_per_epoch=2)
     try:
         curve = selection.learning_curve(task, [local], [64], tmp_path, progress=False, log=lambda m: None)
     finally:
@@ -420,12 +432,12 @@ def test_learning_curves_figure() -> None:
 def test_csv_rows_are_numbered_as_data_rows_and_can_be_dropped(tmp_path: Path) -> None:
     """A quoted text spanning several lines makes file line numbers useless: errors name data rows."""
     data = toy_sentiment(sizes=(60, 20, 20))
-    rows = [(text, "pos" if label else "neg") for split in data.values() for text, label in zip(split["text"], split["label"])]
+    rows = labelled_rows(data)
     rows[0] = ("a review\nthat spans\nfour lines", rows[0][1])
     rows[2] = ("", "pos")
     path = write_csv(tmp_path / "mail.csv", rows)
     assert path.read_text().count("\n") > len(rows) + 1  # more file lines than rows
-    with pytest.raises(selection.finetune.DatasetError, match=r"data rows 3, counting the first row after the header"):
+    with pytest.raises(DatasetError, match=r"data rows 3, counting the first row after the header"):
         selection.csv_task(path, "review", "sentiment")
     task = selection.csv_task(path, "review", "sentiment", drop_empty=True)
     assert sum(len(split) for split in task.dataset.values()) == 99
@@ -441,7 +453,7 @@ def test_labkit_select_reports_drops_truncation_majority_rate_and_the_users_file
     from labkit.cli import main
 
     data = toy_sentiment(sizes=(90, 30, 30))
-    rows = [(text, "pos" if label else "neg") for split in data.values() for text, label in zip(split["text"], split["label"])]
+    rows = labelled_rows(data)
     rows += [("", "pos"), ("no label here", "")]
     path = write_csv(tmp_path / "reviews.csv", rows)
     out = tmp_path / "report"
@@ -532,3 +544,71 @@ def test_a_record_without_the_majority_rate_takes_its_tasks() -> None:
     assert table.loc["old", "majority_class_rate"] == 0.6
     assert np.isnan(table.loc["other-size", "majority_class_rate"])  # another training set: not guessed
     assert table.loc["new", "licence"].startswith("BSD-3-Clause")
+
+
+def test_recipes_are_validated_dataclasses() -> None:
+    recipe = FineTuneRecipe(epochs=2, learning_rate=1e-4)
+    assert recipe.updated(patience=5).patience == 5 and recipe.patience == 2  # a copy; the original is unchanged
+    assert FineTuneRecipe.from_dict({"epochs": 2, "learning_rate": 1e-4}) == recipe  # missing fields: defaults
+    for bad in ({"epochs": 0}, {"batch_size": 2.5}, {"learning_rate": 0.0}, {"warmup_fraction": 1.0},
+                {"weight_decay": -0.1}):
+        with pytest.raises(ConfigError, match="recipe"):
+            FineTuneRecipe(**bad)
+    with pytest.raises(ConfigError, match="unknown recipe setting"):
+        FineTuneRecipe.from_dict({"epochs": 2, "lerning_rate": 1e-4})
+
+
+def test_a_random_init_recipe_applies_to_random_weights_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(selection.RANDOM_INIT_RECIPES, "tiny-bert", FineTuneRecipe(epochs=9, learning_rate=1e-3))
+    assert selection.parse_candidate("tiny-bert:random").recipe().epochs == 9
+    assert selection.parse_candidate("tiny-bert").recipe() == selection.RECIPES["tiny-bert"]
+    assert selection.parse_candidate("tiny-bert:random").recipe({"epochs": 2}).epochs == 2  # overrides still win
+
+
+def test_run_keys_compare_every_recipe_field_and_accept_older_keys() -> None:
+    candidate = selection.parse_candidate("tiny-bert")
+    key = json.loads(json.dumps(selection.running._settings_key(candidate, 0, None, None)))
+    assert set(key["recipe"]) == {field.name for field in dataclasses.fields(FineTuneRecipe)}
+    older = {**key, "recipe": {"learning_rate": 3e-4, "epochs": 6, "batch_size": 32, "evaluations_per_epoch": 2}}
+    assert selection.same_run(older, key)  # a key written before recipes were dataclasses: defaults filled in
+    assert not selection.same_run({**older, "recipe": {**older["recipe"], "patience": 5}}, key)
+    assert not selection.same_run({**key, "seed": 1}, key)
+    assert not selection.same_run({**key, "recipe": {**key["recipe"], "future_setting": 1}}, key)
+    assert not selection.same_run(None, key)
+    baseline = selection.running._settings_key(selection.parse_candidate("tfidf-lr"), 0, None, None)
+    assert selection.same_run(json.loads(json.dumps(baseline)), baseline) and not selection.same_run(baseline, key)
+
+
+@pytest.mark.parametrize("task", ["sentiment", "reuters"])
+def test_the_shipped_results_are_recognised_as_done(task: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare() on the shipped candidates retrains nothing: their saved run keys still match."""
+    from labkit.paths import data_dir
+
+    output = data_dir() / "results" / f"finetune-{task}"
+    done = [path.parent.name for path in output.glob("*/validation_predictions.parquet")]
+    specs = [json.loads((output / name / "record.json").read_text())["run_key"]["candidate"] for name in done]
+    candidates = [selection.Candidate(**spec) for spec in specs]
+    assert {"tfidf-lr", "tiny-bert", "tiny-bert-random-init"} <= {c.name for c in candidates}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("compare() retrained a shipped candidate")
+
+    monkeypatch.setattr(selection.running, "run_candidate", no_training)
+    table = selection.compare(task, candidates, output, progress=False, log=lambda message: None)
+    assert sorted(table["candidate"]) == sorted(done)
+
+
+def test_frozen_feature_probes_save_both_initialisations_and_resume(tiny_model_dir: Path, tmp_path: Path) -> None:
+    task = selection.Task("toy", toy_sentiment(sizes=(200, 60, 60)), max_length=16)
+    messages: list[str] = []
+    table = selection.frozen_feature_probes(task, [str(tiny_model_dir)], tmp_path, log=messages.append)
+    row = table.iloc[0]
+    assert row["random_test_accuracy"] >= 0.9  # the toy task is one word: even random features hold it
+    assert row["test_gain_low"] <= row["test_gain"] <= row["test_gain_high"]
+    assert row["test_gain"] == pytest.approx(row["pretrained_test_accuracy"] - row["random_test_accuracy"])
+    assert 0 < row["word_coverage"] <= 1 and row["test_majority_class_rate"] == 0.5
+    saved = json.loads((tmp_path / "probes.json").read_text())
+    assert saved["task"] == "toy" and saved["provenance"]["versions"]["torch"]
+    again = selection.frozen_feature_probes(task, [str(tiny_model_dir)], tmp_path, log=messages.append)
+    assert "already probed, skipped" in messages[-1]
+    assert again.equals(selection.load_probes(tmp_path))

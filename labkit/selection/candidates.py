@@ -1,0 +1,72 @@
+"""Candidates: the ways of getting a classifier that a selection compares, and their recipes.
+
+A spec is ``"model[:random][:frozen]"``: a registered model fine-tuned in full (``"tiny-bert"``), the same
+architecture from random initialisation (``"tiny-bert:random"``), a frozen encoder with a trained head
+(``"minilm-l6:frozen"``), the TF-IDF + logistic regression baseline (``"tfidf-lr"``), or a Hub id when online.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from labkit import finetune
+from labkit.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way of getting a classifier for a task (see the module docstring for the spec syntax)."""
+
+    model: str
+    initialisation: str = "pretrained"
+    freeze: bool = False
+
+    @property
+    def name(self) -> str:
+        """A short, file-safe name: ``tiny-bert``, ``tiny-bert-random-init``, ``minilm-l6-frozen``..."""
+        name = self.model.replace("/", "--")
+        if self.initialisation == "random":
+            name += "-random-init"
+        if self.freeze:
+            name += "-frozen"
+        return name
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.model == finetune.BASELINE_NAME
+
+    def recipe(self, overrides: dict[str, Any] | None = None) -> finetune.FineTuneRecipe | None:
+        """The ``FineTuneRecipe`` this candidate trains with (``overrides`` win).
+
+        None for the baseline, which has no recipe (overrides given to a whole comparison do not apply to it).
+        """
+        if self.is_baseline:
+            return None
+        return finetune.recipe_for(self.model, self.initialisation, self.freeze).updated(**(overrides or {}))
+
+
+def parse_candidate(spec: str) -> Candidate:
+    """``"model[:random][:frozen]"`` -> ``Candidate``; e.g. ``"tiny-bert:random"``, ``"minilm-l6:frozen"``."""
+    parts = [part.strip() for part in spec.strip().split(":")]
+    if not parts[0]:
+        raise ConfigError(f"empty candidate name in {spec!r}")
+    flags = set(parts[1:])
+    unknown = flags - {"random", "frozen"}
+    if unknown:
+        raise ConfigError(f"unknown candidate option(s) {sorted(unknown)} in {spec!r}; use :random and/or :frozen")
+    if parts[0] == finetune.BASELINE_NAME and flags:
+        raise ConfigError(f"{finetune.BASELINE_NAME} takes no options, got {spec!r}")
+    return Candidate(parts[0], "random" if "random" in flags else "pretrained", "frozen" in flags)
+
+
+def candidate_licence(model: str) -> str:
+    """The licence of a candidate's pretrained weights (a selection criterion like latency)."""
+    from labkit import models
+
+    if model == finetune.BASELINE_NAME:
+        return "BSD-3-Clause (scikit-learn code; no pretrained weights)"
+    try:
+        return models.licence(model)
+    except models.ModelNotAvailableError:
+        return "unknown"
