@@ -81,6 +81,30 @@ def test_cli_lists_models(capsys: pytest.CaptureFixture[str]) -> None:
         main(["no-such-command"])
 
 
+def test_cli_reports_the_kits_errors_in_one_line_with_status_2(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [  # (arguments, what the one-line message must say)
+        (["finetune", "--candidates", "tiny-bert:huge", "--output", str(tmp_path)], "unknown candidate option"),
+        (["finetune", "--candidates", "tfidf-lr", "--seeds", "0,one", "--output", str(tmp_path)], "--seeds takes"),
+        (["finetune", "--candidates", "no-such-model", "--train-limit", "20", "--output", str(tmp_path)],
+         "no-such-model"),
+        (["finetune", "--candidates", "tiny-bert", "--epochs", "0", "--output", str(tmp_path)], "epochs"),
+    ]
+    for arguments, message in cases:
+        assert main(arguments) == 2, arguments
+        error = capsys.readouterr().err
+        assert message in error and "Traceback" not in error and error.startswith("labkit finetune: "), error
+
+
+def test_cli_writes_under_the_data_folder_by_default() -> None:
+    from labkit import cli
+    from labkit.paths import data_dir
+
+    arguments = cli.build_parser().parse_args(["finetune", "--task", "reuters"])
+    assert cli._output_folder(arguments, "finetune-reuters") == data_dir() / "results" / "finetune-reuters"
+    with pytest.raises(SystemExit):  # select writes a report: the user names its folder
+        cli.build_parser().parse_args(["select", "--data", "x.csv"])
+
+
 def test_console_script_is_installed() -> None:
     result = subprocess.run([sys.executable, "-m", "labkit.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "build-data" in result.stdout
@@ -124,7 +148,7 @@ def test_binder_pins_match_requirements() -> None:
 
     main_pins, binder_pins = pins(REPO / "requirements.txt"), pins(REPO / "binder" / "requirements.txt")
     assert binder_pins.pop("torch") == main_pins.pop("torch") + "+cpu"
-    for test_only in ("nbval", "pytest"):
+    for test_only in ("nbval", "pytest", "ruff"):  # tools for tests and CI, not for a Binder session
         main_pins.pop(test_only)
     assert binder_pins == main_pins
     assert "download.pytorch.org/whl/cpu" in (REPO / "binder" / "requirements.txt").read_text()
