@@ -1,20 +1,24 @@
 """labkit: the reusable helpers and figures behind the Transformer Lab Kit notebooks.
 
-Each module owns one concept (see ``../shared/DESIGN.md`` in the kit's repository):
+Each module owns one concept; the map of modules, which notebook teaches each and which may import
+which is the "Architecture" section of the kit's README.md (in the repository's root, beside
+``labkit/``):
 
+- ``labkit.errors``, ``labkit.files``, ``labkit.devices``, ``labkit.reproducibility``, ``labkit.paths``,
+  ``labkit.claims``: the foundations (errors, atomic files, device policy, seeding, the data folder,
+  checks of a notebook's prose)
 - ``labkit.data``        shipped corpora and task datasets, and the reproducible build of ``data/``
 - ``labkit.models``      the offline model registry (short names -> local checkpoints)
-- ``labkit.viz``         every figure, in the kit's one style
+- ``labkit.evaluation``  metrics, confidence intervals, paired tests, cost measurement
 - ``labkit.attention``   attention, masks, multi-head attention and a BERT encoder built by hand
-- ``labkit.pretraining``  tokenizers, MLM/NSP data, the pretraining loop and presets
 - ``labkit.decoding``    decoding by hand: top-p, beam search, the KV cache's speed-up
-- ``labkit.finetune``    fine-tuning and the TF-IDF baseline
-- ``labkit.evaluation``  metrics, confidence intervals, significance tests, cost measurement
-- ``labkit.selection``   comparing candidates, Pareto fronts, recommendations, reports
-- ``labkit.widgets``     ipywidgets explorers
-- ``labkit.reproducibility``  seeding and environment reports
+- ``labkit.viz``         every figure, in the kit's one style
 - ``labkit.calibration`` temperature scaling fitted on validation
-- ``labkit.claims``      checks that a notebook's prose still matches its numbers
+- ``labkit.pretraining`` tokenizers, MLM/NSP data, the pretraining loop and presets
+- ``labkit.finetune``    fine-tuning recipes and runs, the TF-IDF baseline, linear probes
+- ``labkit.selection``   comparing candidates, choosing on validation, Pareto fronts, reports
+- ``labkit.widgets``     ipywidgets explorers
+- ``labkit.cli``         the ``labkit`` command
 
 Modules are imported lazily, so ``import labkit`` stays fast and never pulls in torch by itself.
 """
@@ -37,11 +41,15 @@ _LAZY_SUBMODULES = {
     "cli",
     "data",
     "decoding",
+    "devices",
+    "errors",
     "evaluation",
+    "files",
     "finetune",
     "models",
     "paths",
     "pretraining",
+    "reproducibility",
     "selection",
     "viz",
     "widgets",
