@@ -612,3 +612,22 @@ def test_frozen_feature_probes_save_both_initialisations_and_resume(tiny_model_d
     again = selection.frozen_feature_probes(task, [str(tiny_model_dir)], tmp_path, log=messages.append)
     assert "already probed, skipped" in messages[-1]
     assert again.equals(selection.load_probes(tmp_path))
+
+
+def test_learning_curve_over_seeds_is_the_spread_between_seed_folders(tmp_path: Path) -> None:
+    def record(folder: Path, candidate: str, size: int, accuracy: float) -> None:
+        path = folder / f"train-{size}" / candidate / "record.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"task": "toy", "candidate": candidate, "model": "tfidf-lr",
+                                    "train_examples": size, "accuracy": accuracy, "validation_accuracy": accuracy}))
+
+    for seed, accuracies in ((0, (0.60, 0.70)), (1, (0.64, 0.72)), (2, (0.62, 0.74))):
+        folder = tmp_path if seed == 0 else tmp_path / f"seed-{seed}"
+        record(folder, "a", 100, accuracies[0])
+        record(folder, "a", 300, accuracies[1])
+    record(tmp_path / "seed-1", "b", 100, 0.5)  # a point only one seed has
+    spread = selection.learning_curve_over_seeds(tmp_path).set_index(["candidate", "train_examples"])
+    assert spread.loc[("a", 100), "accuracy"] == pytest.approx(0.62)
+    assert spread.loc[("a", 100), ["accuracy_low", "accuracy_high"]].tolist() == pytest.approx([0.60, 0.64])
+    assert spread.loc[("a", 300), "accuracy_std"] == pytest.approx(0.02)
+    assert spread.loc[("a", 300), "seeds"] == 3 and spread.loc[("b", 100), "seeds"] == 1

@@ -28,7 +28,7 @@ test), ``curves`` (learning curves), ``recommendation`` (Pareto front, ``recomme
 
 from labkit.finetune.recipe import FROZEN_LEARNING_RATE, RANDOM_INIT_RECIPES, RECIPES
 from labkit.selection.candidates import Candidate, candidate_licence, parse_candidate
-from labkit.selection.curves import learning_curve, load_learning_curve, small_data_recipe
+from labkit.selection.curves import learning_curve, learning_curve_over_seeds, load_learning_curve, small_data_recipe
 from labkit.selection.latency import inference_costs, remeasure_latency
 from labkit.selection.probes import frozen_feature_probes, load_probes
 from labkit.selection.provenance import provenance, record_provenance
@@ -65,8 +65,9 @@ __all__ = [
     "Candidate", "CandidateRun", "ChoiceOptimism", "DEFAULT_OBJECTIVES", "FROZEN_LEARNING_RATE",
     "RANDOM_INIT_RECIPES", "RECIPES", "REPORT_COLUMNS", "Recommendation", "SUMMARY_COLUMNS", "Task", "builtin_task",
     "candidate_licence", "choice_optimism", "compare", "correctness", "csv_task", "frozen_feature_probes",
-    "inference_costs", "learning_curve", "load_history", "load_learning_curve", "load_predictions", "load_probes",
-    "load_results", "majority_class_rates", "paired_comparison", "pareto_front", "parse_candidate", "provenance",
-    "quality_columns", "recommend", "record_provenance", "remeasure_latency", "results_table", "run_candidate",
-    "same_run", "seed_folder", "seed_paired_difference", "seeds_in", "small_data_recipe", "summary", "write_report",
+    "inference_costs", "learning_curve", "learning_curve_over_seeds", "load_history", "load_learning_curve",
+    "load_predictions", "load_probes", "load_results", "majority_class_rates", "paired_comparison", "pareto_front",
+    "parse_candidate", "provenance", "quality_columns", "recommend", "record_provenance", "remeasure_latency",
+    "results_table", "run_candidate", "same_run", "seed_folder", "seed_paired_difference", "seeds_in",
+    "small_data_recipe", "summary", "write_report",
 ]

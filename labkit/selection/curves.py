@@ -10,7 +10,7 @@ import pandas as pd
 
 from labkit.errors import MissingFileError
 from labkit.selection.candidates import Candidate, parse_candidate
-from labkit.selection.results import load_results
+from labkit.selection.results import load_results, seed_folder, seeds_in
 from labkit.selection.running import compare
 from labkit.selection.tasks import Task, builtin_task
 
@@ -24,6 +24,28 @@ def load_learning_curve(output: str | Path) -> pd.DataFrame:
         raise MissingFileError(f"no learning curve under {output} (run `labkit finetune --sizes ...` first)")
     tables = [load_results(folder) for folder in folders if any(folder.glob("*/record.json"))]
     return pd.concat(tables, ignore_index=True).sort_values(["train_examples", "candidate"], ignore_index=True)
+
+
+def learning_curve_over_seeds(output: str | Path, metric: str = "accuracy") -> pd.DataFrame:
+    """The spread of a learning curve *between training seeds*: one row per size and candidate.
+
+    Reads seed 0 from ``output`` and seed n from ``output/seed-<n>`` (``labkit finetune --sizes ...
+    --seeds 0,1,2``). Columns: ``metric`` (the mean over the seeds), ``<metric>_low`` and
+    ``<metric>_high`` (the lowest and highest seed: the band ``viz.learning_curves`` draws),
+    ``<metric>_std`` (the standard deviation between seeds) and ``seeds`` (how many were run at that
+    point). Unlike a bootstrap band of one run, this band is training variance: a different initial
+    head, order of batches and training sample at the same size.
+    """
+    tables = []
+    for seed in seeds_in(output):
+        table = load_learning_curve(seed_folder(output, seed))
+        tables.append(table.assign(seed=seed)[["candidate", "train_examples", "seed", metric]])
+    if not tables:
+        raise MissingFileError(f"no learning curve under {output}")
+    grouped = pd.concat(tables, ignore_index=True).groupby(["candidate", "train_examples"])[metric]
+    summary = grouped.agg(["mean", "min", "max", "std", "count"]).reset_index()
+    return summary.rename(columns={"mean": metric, "min": f"{metric}_low", "max": f"{metric}_high",
+                                   "std": f"{metric}_std", "count": "seeds"})
 
 
 def small_data_recipe(candidate: Candidate, train_size: int, *, min_steps: int = 100,
