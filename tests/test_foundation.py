@@ -189,3 +189,27 @@ def test_figures_display_as_png_in_a_notebook(monkeypatch: pytest.MonkeyPatch) -
     viz._show_figures_in_notebooks()
     formatted, _ = shell.display_formatter.format(figure)
     assert formatted["image/png"][:4] == b"\x89PNG"
+
+
+def test_one_device_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from labkit import devices
+    from labkit.errors import ConfigError
+
+    monkeypatch.setenv("LABKIT_DEVICE", "cpu")
+    assert devices.default_device() == torch.device("cpu")
+    monkeypatch.setenv("LABKIT_DEVICE", "no-such-device")
+    with pytest.raises(ConfigError, match="LABKIT_DEVICE"):
+        devices.default_device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("LABKIT_DEVICE", "cuda")
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            devices.default_device()
+    monkeypatch.delenv("LABKIT_DEVICE")
+    assert devices.default_device().type in {"cpu", "cuda", "mps"}
+    batch = {"input_ids": torch.ones(2, 3, dtype=torch.long), "text": ["a", "b"]}
+    moved = devices.move_to_device(batch, "meta")  # a device with no data: proves the tensors were moved
+    assert moved["input_ids"].device.type == "meta" and moved["text"] == ["a", "b"]
+    assert devices.model_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    assert devices.describe_device("cpu").startswith("cpu (")
