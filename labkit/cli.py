@@ -103,13 +103,15 @@ def _finetune(arguments: argparse.Namespace) -> int:
             print(table[["train_examples", "candidate", "validation_accuracy", "accuracy", "accuracy_low",
                          "accuracy_high"]].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         return 0
+    if arguments.save_model and (arguments.seeds or arguments.sizes):
+        raise ConfigError("--save-model saves one trained model: give one --seed, not --seeds or --sizes")
     output = _output_folder(arguments, f"finetune-{arguments.task}")
     columns = ["candidate", "validation_accuracy", "accuracy", "accuracy_low", "accuracy_high", "f1", "parameters",
                "train_seconds", "latency_ms_p50"]
     for seed in _seeds(arguments):
         folder = seed_folder(output, seed) if arguments.seeds else output
         table = compare(arguments.task, candidates, folder, seed=seed, train_limit=arguments.train_limit,
-                        overrides=_recipe_overrides(arguments))
+                        overrides=_recipe_overrides(arguments), save_model_to=arguments.save_model)
         record_provenance(output, command, seed)
         print(f"seed {seed}")
         print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
@@ -226,7 +228,7 @@ def _add_finetune(commands: argparse._SubParsersAction) -> None:
     finetune.add_argument(
         "--candidates", default="tiny-bert,tiny-bert:random,tiny-bert:frozen,minilm-l6,minilm-l6:frozen,tfidf-lr",
         help="comma-separated: a registered name or Hub id, with :random (same architecture, untrained) "
-        "and/or :frozen (train the head only); tfidf-lr is the classical baseline",
+        "and/or :frozen (train the head only), or :lora (LoRA adapters and head); tfidf-lr is the classical baseline",
     )
     finetune.add_argument("--output", help="results folder (default: data/results/finetune-TASK)")
     finetune.add_argument("--train-limit", type=int, help="use only this many training examples")
@@ -237,6 +239,8 @@ def _add_finetune(commands: argparse._SubParsersAction) -> None:
     finetune.add_argument("--epochs", type=int, help="override the candidates' recipe (see --learning-rate)")
     finetune.add_argument("--patience", type=int, help="validation checks without gain before stopping early "
                           "(override; a number above the checks planned trains to the end)")
+    finetune.add_argument("--save-model", help="also save the trained classifier (one candidate, one seed) in this "
+                          "folder, with its record as training.json; a LoRA candidate saves its adapter only")
     finetune.add_argument("--seed", type=int, default=0, help="one seed, results in --output itself")
     finetune.add_argument("--seeds", help="several seeds, e.g. 0,1,2: seed 0 in --output, seed n in --output/seed-n")
     finetune.set_defaults(handler=_finetune)

@@ -18,6 +18,7 @@ The package, one concept per file:
 - ``preparation``  dataset checks, label ids, tokenisation (``check_dataset``, ``tokenize_splits``)
 - ``classifier``   steps 1-3 and prediction (``load_classifier``, ``predict_proba``, ``FineTuneResult``)
 - ``training``     steps 4-5 (``fine_tune``, resumable through ``TrainingState``)
+- ``lora``         parameter-efficient fine-tuning: LoRA adapters (``LoraSettings``, ``add_lora``)
 - ``baseline``     TF-IDF + logistic regression
 - ``probing``      linear probes on frozen features
 """
@@ -25,6 +26,7 @@ The package, one concept per file:
 from labkit.errors import DatasetError
 from labkit.finetune.baseline import BASELINE_NAME, tfidf_logistic_regression, tfidf_pipeline
 from labkit.finetune.classifier import FineTuneResult, freeze_encoder, load_classifier, predict_proba
+from labkit.finetune.lora import LoraSettings, add_lora, load_with_adapter, merged_copy, save_adapter
 from labkit.finetune.preparation import (
                                          TruncationWarning,
                                          check_dataset,
@@ -34,12 +36,21 @@ from labkit.finetune.preparation import (
                                          tokenize_splits,
 )
 from labkit.finetune.probing import linear_probe, mean_pooled_features, word_coverage
-from labkit.finetune.recipe import FROZEN_LEARNING_RATE, RANDOM_INIT_RECIPES, RECIPES, FineTuneRecipe, recipe_for
+from labkit.finetune.recipe import (
+    FROZEN_LEARNING_RATE,
+    LORA_RECIPES,
+    RANDOM_INIT_RECIPES,
+    RECIPES,
+    FineTuneRecipe,
+    recipe_for,
+)
 from labkit.finetune.training import TrainingState, fine_tune
 
 __all__ = [
-    "BASELINE_NAME", "DatasetError", "FROZEN_LEARNING_RATE", "FineTuneRecipe", "FineTuneResult", "RANDOM_INIT_RECIPES",
-    "RECIPES", "TrainingState", "TruncationWarning", "check_dataset", "count_truncated", "fine_tune",
-    "freeze_encoder", "label_ids", "limit_training_set", "linear_probe", "load_classifier", "mean_pooled_features",
-    "predict_proba", "recipe_for", "tfidf_logistic_regression", "tfidf_pipeline", "tokenize_splits", "word_coverage",
+    "BASELINE_NAME", "DatasetError", "FROZEN_LEARNING_RATE", "FineTuneRecipe", "FineTuneResult", "LORA_RECIPES",
+    "LoraSettings", "RANDOM_INIT_RECIPES", "RECIPES", "TrainingState", "TruncationWarning", "add_lora",
+    "check_dataset", "count_truncated", "fine_tune", "freeze_encoder", "label_ids", "limit_training_set",
+    "linear_probe", "load_classifier", "load_with_adapter", "mean_pooled_features", "merged_copy",
+    "predict_proba", "recipe_for", "save_adapter", "tfidf_logistic_regression", "tfidf_pipeline",
+    "tokenize_splits", "word_coverage",
 ]

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from labkit.devices import default_device, move_to_device
+from labkit.errors import ConfigError
 from labkit.evaluation.costs import count_parameters
 from labkit.finetune.classifier import (
     FineTuneResult,
@@ -23,6 +24,7 @@ from labkit.finetune.classifier import (
     freeze_encoder,
     load_classifier,
 )
+from labkit.finetune.lora import LoraSettings, add_lora
 from labkit.finetune.preparation import check_dataset, limit_training_set, tokenize_splits
 from labkit.finetune.recipe import FineTuneRecipe
 from labkit.reproducibility import seed_everything
@@ -107,13 +109,15 @@ class _Run:
 def fine_tune(model_name: str, dataset: Any, recipe: FineTuneRecipe | None = None, *, text_column: str = "text",
               label_column: str = "label", initialisation: str = "pretrained", freeze: bool = False,
               max_length: int = 128, train_limit: int | None = None, seed: int = 0, progress: bool = True,
-              checkpoint: Any = None, **recipe_settings: Any) -> FineTuneResult:
+              checkpoint: Any = None, lora: LoraSettings | None = None,
+              **recipe_settings: Any) -> FineTuneResult:
     """Fine-tune ``model_name`` on ``dataset`` (train / validation / test) and predict the test split.
 
     *How* it trains is the ``recipe`` (a ``FineTuneRecipe``; its defaults if None), with any of its
     fields also accepted as keyword arguments (``epochs=3, learning_rate=3e-4``) that override it. The
     other arguments say *what* trains: which weights (``initialisation="random"`` for the same
-    architecture untrained, ``freeze=True`` to train the head only), on which data (the columns,
+    architecture untrained, ``freeze=True`` to train the head only, ``lora=LoraSettings()`` to train
+    low-rank updates and the head only, see ``labkit.finetune.lora``), on which data (the columns,
     ``max_length`` tokens per text, ``train_limit`` to keep a seeded sample of N training examples),
     with which ``seed``. (They are many because each is a separate, named choice a learner makes; the
     command ``labkit finetune`` mirrors them.)
@@ -130,14 +134,20 @@ def fine_tune(model_name: str, dataset: Any, recipe: FineTuneRecipe | None = Non
         dataset = limit_training_set(dataset, train_limit, seed)
         check_dataset(dataset, text_column, label_column)
     tokenizer, model = load_classifier(model_name, len(label_names), initialisation, seed)
+    if freeze and lora is not None:
+        raise ConfigError("freeze and lora exclude each other: LoRA already freezes the pretrained weights")
     if freeze:
         freeze_encoder(model)
+    if lora is not None:
+        model = add_lora(model, lora)
     counts = count_parameters(model)
     tokenised = tokenize_splits(dataset, tokenizer, text_column, label_column, label_names, max_length)
     settings = {"model": model_name, "initialisation": initialisation, "freeze": freeze, "max_length": max_length,
                 "epochs": recipe.epochs, "batch_size": recipe.batch_size, "learning_rate": recipe.learning_rate,
                 "weight_decay": recipe.weight_decay, "warmup_fraction": recipe.warmup_fraction,
                 "patience": recipe.patience, "train_examples": len(dataset["train"]), "seed": seed}
+    if lora is not None:
+        settings["lora"] = lora.as_dict()
     run = _prepare_run(model, tokenizer, tokenised, recipe, settings, seed)
     state = _load_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, settings) or TrainingState()
     state = _train(run, state, checkpoint, progress, description=f"fine-tuning {model_name}")
@@ -149,7 +159,8 @@ def fine_tune(model_name: str, dataset: Any, recipe: FineTuneRecipe | None = Non
     for split in ("validation", "test"):
         _, probabilities, labels = _evaluate(model, tokenised[split], tokenizer, recipe.batch_size * 2)
         outputs[split] = _predictions_frame(list(dataset[split][text_column]), labels, probabilities, label_names)
-    name = model_name + ("-random-init" if initialisation == "random" else "") + ("-frozen" if freeze else "")
+    name = (model_name + ("-random-init" if initialisation == "random" else "") + ("-frozen" if freeze else "")
+            + ("-lora" if lora is not None else ""))
     return FineTuneResult(name, model, tokenizer, label_names, pd.DataFrame(state.history), outputs["test"],
                           counts.total, counts.trainable, state.seconds, state.cpu_seconds, settings,
                           validation_predictions=outputs["validation"])

@@ -1,8 +1,10 @@
 """Candidates: the ways of getting a classifier that a selection compares, and their recipes.
 
-A spec is ``"model[:random][:frozen]"``: a registered model fine-tuned in full (``"tiny-bert"``), the same
-architecture from random initialisation (``"tiny-bert:random"``), a frozen encoder with a trained head
-(``"minilm-l6:frozen"``), the TF-IDF + logistic regression baseline (``"tfidf-lr"``), or a Hub id when online.
+A spec is ``"model[:random][:frozen]"`` or ``"model:lora"``: a registered model fine-tuned in full
+(``"tiny-bert"``), the same architecture from random initialisation (``"tiny-bert:random"``), a frozen
+encoder with a trained head (``"minilm-l6:frozen"``), a frozen encoder with trained LoRA adapters and head
+(``"minilm-l6:lora"``, see ``labkit.finetune.lora``), the TF-IDF + logistic regression baseline
+(``"tfidf-lr"``), or a Hub id when online.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Candidate:
     model: str
     initialisation: str = "pretrained"
     freeze: bool = False
+    lora: bool = False
 
     @property
     def name(self) -> str:
@@ -30,6 +33,8 @@ class Candidate:
             name += "-random-init"
         if self.freeze:
             name += "-frozen"
+        if self.lora:
+            name += "-lora"
         return name
 
     @property
@@ -43,21 +48,29 @@ class Candidate:
         """
         if self.is_baseline:
             return None
-        return finetune.recipe_for(self.model, self.initialisation, self.freeze).updated(**(overrides or {}))
+        return finetune.recipe_for(self.model, self.initialisation, self.freeze,
+                                   self.lora).updated(**(overrides or {}))
+
+    def lora_settings(self) -> finetune.LoraSettings | None:
+        """The LoRA settings this candidate trains with (the kit's defaults), or None without LoRA."""
+        return finetune.LoraSettings() if self.lora else None
 
 
 def parse_candidate(spec: str) -> Candidate:
-    """``"model[:random][:frozen]"`` -> ``Candidate``; e.g. ``"tiny-bert:random"``, ``"minilm-l6:frozen"``."""
+    """``"model[:random][:frozen]"`` or ``"model:lora"`` -> ``Candidate``; e.g. ``"tiny-bert:random"``."""
     parts = [part.strip() for part in spec.strip().split(":")]
     if not parts[0]:
         raise ConfigError(f"empty candidate name in {spec!r}")
     flags = set(parts[1:])
-    unknown = flags - {"random", "frozen"}
+    unknown = flags - {"random", "frozen", "lora"}
     if unknown:
-        raise ConfigError(f"unknown candidate option(s) {sorted(unknown)} in {spec!r}; use :random and/or :frozen")
+        raise ConfigError(f"unknown candidate option(s) {sorted(unknown)} in {spec!r}; "
+                          "use :random and/or :frozen, or :lora")
+    if "lora" in flags and flags != {"lora"}:
+        raise ConfigError(f"{spec!r}: :lora adapts pretrained weights it keeps frozen; it takes no other option")
     if parts[0] == finetune.BASELINE_NAME and flags:
         raise ConfigError(f"{finetune.BASELINE_NAME} takes no options, got {spec!r}")
-    return Candidate(parts[0], "random" if "random" in flags else "pretrained", "frozen" in flags)
+    return Candidate(parts[0], "random" if "random" in flags else "pretrained", "frozen" in flags, "lora" in flags)
 
 
 def candidate_licence(model: str) -> str:

@@ -27,10 +27,14 @@ from labkit.selection.tasks import Task, builtin_task
 
 
 def _predictor(result: finetune.FineTuneResult, max_length: int) -> Callable[[Sequence[str]], np.ndarray]:
-    """A function from texts to class probabilities ``(n, n_classes)`` for any candidate's result."""
+    """A function from texts to class probabilities ``(n, n_classes)`` for any candidate's result.
+
+    A LoRA model predicts with its update merged into the weights, as it would be deployed.
+    """
     if result.tokenizer is None:
         return lambda texts: result.model.predict_proba(list(texts))
-    return lambda texts: finetune.predict_proba(result.model, result.tokenizer, list(texts), max_length=max_length)
+    model = finetune.merged_copy(result.model)
+    return lambda texts: finetune.predict_proba(model, result.tokenizer, list(texts), max_length=max_length)
 
 
 def _size_on_disk(result: finetune.FineTuneResult) -> int:
@@ -41,6 +45,33 @@ def _size_on_disk(result: finetune.FineTuneResult) -> int:
         else:
             result.model.save_pretrained(folder)
         return evaluation.size_on_disk(folder)
+
+
+def save_trained_model(result: finetune.FineTuneResult, folder: str | Path, record: dict[str, Any]) -> Path:
+    """Ship a trained classifier into ``folder`` (written atomically) with its record as ``training.json``.
+
+    A full fine-tuning saves config, weights and tokenizer, with the class names as the config's
+    ``id2label``; a LoRA model saves only its adapter (the base model is the packaged one).
+    ``training.json`` holds the run's record (validation and test quality, recipe, seed, costs) and
+    ``label_names``. Load it back with ``labkit.models.load`` once it is registered.
+    """
+    if result.tokenizer is None:
+        raise ConfigError("only transformer candidates can be saved as a model folder")
+    model = result.model
+    base = model.get_base_model() if finetune.lora.is_lora_model(model) else model
+    base.config.id2label = dict(enumerate(result.label_names))
+    base.config.label2id = {name: index for index, name in enumerate(result.label_names)}
+
+    def write(staging: Path) -> None:
+        if finetune.lora.is_lora_model(model):
+            finetune.save_adapter(model, staging)
+        else:
+            model.save_pretrained(staging)
+            result.tokenizer.save_pretrained(staging)
+        (staging / "training.json").write_text(json.dumps({**record, "label_names": result.label_names},
+                                                          indent=2) + "\n")
+
+    return write_folder_atomically(folder, write)
 
 
 class CandidateRun(NamedTuple):
@@ -88,12 +119,13 @@ def majority_class_rates(task: Task, train_labels: Sequence[Any], label_names: l
 def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limit: int | None = None,
                   overrides: dict[str, Any] | None = None, n_resamples: int = 1000,
                   latency_examples: int = 200, progress: bool = True,
-                  checkpoint: str | Path | None = None) -> CandidateRun:
+                  checkpoint: str | Path | None = None, save_model_to: str | Path | None = None) -> CandidateRun:
     """Train and measure one candidate (a transformer resumes from ``checkpoint`` if it exists).
 
     Returns the record (quality on validation and test with intervals, majority-class rates, costs,
     cross-domain accuracy, settings) and the tables saved beside it. Everything after the candidate and
-    the task is a keyword-only option with a default, as ``compare`` passes them.
+    the task is a keyword-only option with a default, as ``compare`` passes them. With
+    ``save_model_to`` the trained classifier is also saved there (``save_trained_model``).
     """
     recipe = candidate.recipe(overrides)
     if candidate.is_baseline:
@@ -105,7 +137,7 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
                                     label_column=task.label_column, initialisation=candidate.initialisation,
                                     freeze=candidate.freeze, max_length=task.max_length,
                                     train_limit=train_limit, seed=seed, progress=progress,
-                                    checkpoint=checkpoint, recipe=recipe)
+                                    checkpoint=checkpoint, recipe=recipe, lora=candidate.lora_settings())
     labels, probabilities = result.predictions["label"].to_numpy(), result.probabilities
     validation_labels = result.validation_predictions["label"].to_numpy()
     n_classes = len(result.label_names)
@@ -117,6 +149,7 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
         "model": candidate.model,
         "initialisation": "-" if candidate.is_baseline else candidate.initialisation,
         "frozen": candidate.freeze,
+        "lora": candidate.lora,
         "train_examples": int(result.config["train_examples"]),
         "validation_examples": int(len(validation_labels)),
         "test_examples": int(len(labels)),
@@ -145,6 +178,8 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
         record[f"accuracy_{domain}"] = float((domain_probabilities.argmax(axis=1) == domain_labels).mean())
         # the other domain's own floor: always answering its most frequent class (domains are not balanced)
         record[f"majority_class_rate_{domain}"] = float(np.bincount(domain_labels).max() / len(domain_labels))
+    if save_model_to is not None:
+        save_trained_model(result, save_model_to, record)
     return CandidateRun(record, result.predictions, result.validation_predictions, result.history)
 
 
@@ -177,7 +212,10 @@ def same_run(saved_key: dict[str, Any] | None, key: dict[str, Any]) -> bool:
     it is completed with the defaults before comparing, and a results folder made then is still
     recognised as done.
     """
-    if not saved_key or any(saved_key.get(part) != key[part] for part in ("candidate", "seed", "train_limit")):
+    if not saved_key or any(saved_key.get(part) != key[part] for part in ("seed", "train_limit")):
+        return False
+    # a key saved before a Candidate field existed (e.g. ``lora``) had that field at its default
+    if {**asdict(Candidate(key["candidate"]["model"])), **(saved_key.get("candidate") or {})} != key["candidate"]:
         return False
     saved_recipe, recipe = saved_key.get("recipe") or {}, key["recipe"]
     if not saved_recipe or not recipe:
@@ -190,16 +228,21 @@ def same_run(saved_key: dict[str, Any] | None, key: dict[str, Any]) -> bool:
 
 def compare(task: Task | str, candidates: Sequence[Candidate | str], output: str | Path, *, seed: int = 0,
             train_limit: int | None = None, overrides: dict[str, Any] | None = None,
-            progress: bool = True, log: Callable[[str], None] = print) -> pd.DataFrame:
+            progress: bool = True, log: Callable[[str], None] = print,
+            save_model_to: str | Path | None = None) -> pd.DataFrame:
     """Run every candidate on ``task`` (skipping those already finished in ``output``); return the table.
 
-    The table has one row per candidate (the ``record.json`` files), sorted by accuracy.
+    The table has one row per candidate (the ``record.json`` files), sorted by accuracy. With
+    ``save_model_to`` (one candidate only) the trained classifier is saved there too; a candidate
+    already done is then run again, since its weights were not kept.
     """
     task = builtin_task(task) if isinstance(task, str) else task
     finetune.check_dataset(task.dataset, task.text_column, task.label_column)
     parsed = [parse_candidate(c) if isinstance(c, str) else c for c in candidates]
     if not parsed:
         raise ValueError("no candidates to compare")
+    if save_model_to is not None and len(parsed) != 1:
+        raise ConfigError(f"save_model_to saves one model: give exactly one candidate, not {len(parsed)}")
     output = Path(output)
     records = []
     for candidate in parsed:
@@ -207,7 +250,7 @@ def compare(task: Task | str, candidates: Sequence[Candidate | str], output: str
         key = _settings_key(candidate, seed, train_limit, overrides)
         if (folder / "record.json").is_file():
             record = json.loads((folder / "record.json").read_text())
-            if same_run(record.get("run_key"), json.loads(json.dumps(key))):
+            if same_run(record.get("run_key"), json.loads(json.dumps(key))) and save_model_to is None:
                 if (folder / "validation_predictions.parquet").is_file():
                     log(f"{candidate.name}: already done, skipped")
                     records.append(record)
@@ -217,7 +260,7 @@ def compare(task: Task | str, candidates: Sequence[Candidate | str], output: str
         log(f"{candidate.name}: {'resuming' if checkpoint and checkpoint.is_file() else 'running'}")
         start = time.perf_counter()
         run = run_candidate(candidate, task, seed=seed, train_limit=train_limit, overrides=overrides,
-                            progress=progress, checkpoint=checkpoint)
+                            progress=progress, checkpoint=checkpoint, save_model_to=save_model_to)
         run.record["run_key"] = key
         _write_run(folder, run)
         if checkpoint is not None:
