@@ -5,7 +5,11 @@
 * ``attention``: ``attention_heatmap``, ``attention_grid``, ``attention_masks``;
 * ``curves``: ``learning_curves``, ``pretraining_curves``;
 * ``evaluation``: ``confusion_matrix_figure``, ``reliability_diagram``, ``metric_forest_plot``;
-* ``selection``: ``pareto_scatter``.
+* ``selection``: ``pareto_scatter``;
+* ``tokens``: ``token_highlight_html``, ``token_highlight_table`` (escaped HTML), ``token_highlight_figure``,
+  ``attribution_bars``, ``rollout_heatmap``;
+* ``bertviz_offline``: ``head_view_html``, ``model_view_html`` (bertviz's views with jQuery and d3 inlined from
+  ``viz/vendor/``, so they draw offline, in JupyterLab too).
 
 Everything is importable from ``labkit.viz`` directly (``from labkit.viz import bar_chart``).
 
@@ -24,6 +28,7 @@ Rules every function here follows (teachers reuse these figures in slides):
 from __future__ import annotations
 
 from labkit.viz.attention import attention_grid, attention_heatmap, attention_masks
+from labkit.viz.bertviz_offline import head_view_html, model_view_html
 from labkit.viz.charts import bar_chart, class_balance, grouped_bars, line_chart
 from labkit.viz.curves import learning_curves, pretraining_curves
 from labkit.viz.evaluation import confusion_matrix_figure, metric_forest_plot, reliability_diagram
@@ -42,6 +47,13 @@ from labkit.viz.style import (
     use_kit_style,
 )
 from labkit.viz.style import _show_figures_in_notebooks as _show_figures_in_notebooks  # private; a test calls it
+from labkit.viz.tokens import (
+    attribution_bars,
+    rollout_heatmap,
+    token_highlight_figure,
+    token_highlight_html,
+    token_highlight_table,
+)
 
 __all__ = [
     "PALETTE",
@@ -68,4 +80,11 @@ __all__ = [
     "pareto_scatter",
     "learning_curves",
     "pretraining_curves",
+    "token_highlight_html",
+    "token_highlight_table",
+    "token_highlight_figure",
+    "attribution_bars",
+    "rollout_heatmap",
+    "head_view_html",
+    "model_view_html",
 ]
