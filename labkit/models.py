@@ -63,10 +63,16 @@ class RegisteredModel:
     licence: str  # SPDX identifier of the weights' licence, e.g. "Apache-2.0"
     licence_note: str  # where that comes from: who made the weights, from which data
     how_to_get: str  # what to do if the folder is missing
+    adapter_of: str | None = None  # for a LoRA adapter: the registered base model it adapts
 
     def path(self) -> Path:
-        """The local folder holding config, weights and tokenizer."""
+        """The local folder holding config, weights and tokenizer (or, for an adapter, the adapter)."""
         return Path(self.locate())
+
+    def is_present(self) -> bool:
+        """Whether the folder holds what ``load`` needs (``config.json``, or an adapter's config)."""
+        marker = "adapter_config.json" if self.adapter_of else "config.json"
+        return (self.path() / marker).is_file()
 
 
 def _minilm_path() -> Path:
@@ -122,6 +128,34 @@ REGISTRY: dict[str, RegisteredModel] = {
             how_to_get="labkit pretrain --preset tiny-bert-movies --steps 3960 (see data/README.md)",
         ),
         RegisteredModel(
+            name="tiny-bert-sentiment",
+            description="tiny-bert fine-tuned on the movie-review sentiment snippets (negative / positive): the "
+            "kit's small classifier to explain, probe for bias and compress (training.json has its record)",
+            tasks=("sequence-classification", "base"),
+            locate=_checkpoint("tiny-bert-sentiment"),
+            licence="Apache-2.0",
+            licence_note="the kit's own code and weights (Apache-2.0): tiny-bert (public-domain State of the Union "
+            "speeches) fine-tuned on the movie-review sentences of Hutto & Gilbert (ICWSM 2014), shipped in "
+            "vaderSentiment (MIT) (data/README.md)",
+            how_to_get="labkit finetune --task sentiment --candidates tiny-bert --output runs/tiny-bert-sentiment "
+            "--save-model data/checkpoints/tiny-bert-sentiment",
+        ),
+        RegisteredModel(
+            name="minilm-l6-sentiment",
+            description="MiniLM (minilm-l6) fine-tuned on the movie-review sentiment snippets with LoRA: a small "
+            "adapter (low-rank updates of the attention's query and value, and the classification head) on top "
+            "of the packaged MiniLM, merged when loaded (training.json has its record)",
+            tasks=("sequence-classification",),
+            locate=_checkpoint("minilm-l6-sentiment-lora"),
+            licence="Apache-2.0",
+            licence_note="the adapter is the kit's own (Apache-2.0), trained on the movie-review sentences of Hutto "
+            "& Gilbert (ICWSM 2014, vaderSentiment, MIT); the base weights are sentence-transformers/"
+            "all-MiniLM-L6-v2 (Apache-2.0)",
+            how_to_get="labkit finetune --task sentiment --candidates minilm-l6:lora --output "
+            "data/results/finetune-sentiment --save-model data/checkpoints/minilm-l6-sentiment-lora",
+            adapter_of="minilm-l6",
+        ),
+        RegisteredModel(
             name="tiny-gpt",
             description="the kit's own GPT-2-style causal language model (GPT2LMHeadModel; 4 layers, hidden 128, "
             "4 heads, 2.0M parameters, 8k byte-level BPE), pretrained on the State of the Union corpus",
@@ -148,7 +182,7 @@ def available() -> list[str]:
     names = []
     for entry in REGISTRY.values():
         try:
-            if (entry.path() / "config.json").is_file():
+            if entry.is_present() and (entry.adapter_of is None or REGISTRY[entry.adapter_of].is_present()):
                 names.append(entry.name)
         except (ModelNotAvailableError, FileNotFoundError):
             continue
@@ -245,7 +279,7 @@ def resolve(name: str) -> str:
     if name in REGISTRY:
         entry = REGISTRY[name]
         path = entry.path()
-        if not (path / "config.json").is_file():
+        if not entry.is_present():
             raise ModelNotAvailableError(
                 f"{name!r} is registered but its files are not at {path}. Get it with: {entry.how_to_get}. "
                 f"{_names_message()}"
@@ -297,6 +331,8 @@ def load(
             + ("; MiniLM has no masked-LM head: use tiny-bert for fill-mask" if name == "minilm-l6" else "")
         )
     location = resolve(name)
+    if REGISTRY.get(name) is not None and REGISTRY[name].adapter_of:
+        return _load_adapter(REGISTRY[name], task, attn_implementation, **model_kwargs)
 
     import transformers
     from transformers.utils import logging as transformers_logging
@@ -324,6 +360,20 @@ def load(
                       "checkpoint and the task are the ones you meant.", CheckpointMismatchWarning, stacklevel=2)
     model.eval()
     return LoadedModel(tokenizer, model)
+
+
+def _load_adapter(entry: RegisteredModel, task: str, attn_implementation: str, **model_kwargs: Any) -> LoadedModel:
+    """A registered LoRA adapter: its base model with the classes the adapter was trained for, adapter merged."""
+    import json
+
+    from labkit.adapters import load_with_adapter
+
+    training = json.loads((entry.path() / "training.json").read_text())
+    labels = list(training["label_names"])
+    tokenizer, base = load(entry.adapter_of, task=task, attn_implementation=attn_implementation,
+                           num_labels=len(labels), id2label=dict(enumerate(labels)),
+                           label2id={label: index for index, label in enumerate(labels)}, **model_kwargs)
+    return LoadedModel(tokenizer, load_with_adapter(base, entry.path()))
 
 
 class _HoldLoadReport(logging.Filter):

@@ -8,22 +8,24 @@ train, and only they need shipping: a few hundred kilobytes on top of a base mod
 has, instead of a full copy of it.
 
 After training, ``B A`` can be *merged* into ``W`` (``merge_and_unload``): the model is then a plain
-transformers model again, exactly as fast as the original, which is what ``load_with_adapter`` returns.
+transformers model again, exactly as fast as the original, which is what ``load_with_adapter`` returns
+(it lives in ``labkit.adapters``, so that the model registry can load a shipped adapter too).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import warnings
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from labkit.errors import ConfigError, MissingFileError
+from labkit.adapters import load_with_adapter, quiet_peft
+from labkit.errors import ConfigError
+
+__all__ = ["LoraSettings", "add_lora", "is_lora_model", "merged_copy", "save_adapter", "load_with_adapter",
+           "adapter_settings"]
 
 
 @dataclass(frozen=True)
@@ -70,16 +72,8 @@ def add_lora(model: torch.nn.Module, settings: LoraSettings | None = None) -> to
                           f"its linear layers are named e.g. {sorted(names)[:12]}")
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=settings.rank, lora_alpha=settings.alpha,
                         lora_dropout=settings.dropout, target_modules=list(settings.target_modules))
-    with _quiet_peft():
+    with quiet_peft():
         return get_peft_model(model, config)
-
-
-@contextlib.contextmanager
-def _quiet_peft() -> Iterator[None]:
-    """peft 0.21 calls a transformers 5 method that warns it was renamed: not the learner's concern."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        yield
 
 
 def is_lora_model(model: Any) -> bool:
@@ -103,19 +97,6 @@ def save_adapter(model: torch.nn.Module, folder: str | Path) -> Path:
     folder = Path(folder)
     model.save_pretrained(str(folder))
     return folder
-
-
-def load_with_adapter(base_model: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
-    """``base_model`` (a sequence classifier with the right number of labels) with the adapter in
-    ``folder`` applied and merged: a plain transformers model in eval mode."""
-    from peft import PeftModel
-
-    folder = Path(folder)
-    if not (folder / "adapter_config.json").is_file():
-        raise MissingFileError(f"no LoRA adapter at {folder} (adapter_config.json is missing)")
-    with _quiet_peft():
-        wrapped = PeftModel.from_pretrained(base_model, str(folder))
-    return wrapped.merge_and_unload().eval()
 
 
 def adapter_settings(folder: str | Path) -> dict[str, Any]:

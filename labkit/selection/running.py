@@ -232,7 +232,8 @@ def compare(task: Task | str, candidates: Sequence[Candidate | str], output: str
             save_model_to: str | Path | None = None) -> pd.DataFrame:
     """Run every candidate on ``task`` (skipping those already finished in ``output``); return the table.
 
-    The table has one row per candidate (the ``record.json`` files), sorted by accuracy. With
+    The table has one row per candidate (the ``record.json`` files), sorted by accuracy. Everything
+    after ``output`` is a keyword-only option with a default. With
     ``save_model_to`` (one candidate only) the trained classifier is saved there too; a candidate
     already done is then run again, since its weights were not kept.
     """
