@@ -113,9 +113,23 @@ def _finetune(arguments: argparse.Namespace) -> int:
         table = compare(arguments.task, candidates, folder, seed=seed, train_limit=arguments.train_limit,
                         overrides=_recipe_overrides(arguments), save_model_to=arguments.save_model)
         record_provenance(output, command, seed)
+        if arguments.save_model:
+            _add_provenance_to_model(Path(arguments.save_model), command, seed)
         print(f"seed {seed}")
         print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return 0
+
+
+def _add_provenance_to_model(folder: Path, command: str, seed: int) -> None:
+    """Record in a saved model's ``training.json`` the command, seed and versions that trained it."""
+    import json
+
+    from labkit.files import write_json_atomically
+    from labkit.selection import provenance
+
+    training = json.loads((folder / "training.json").read_text())
+    training["provenance"] = provenance(command, seed)
+    write_json_atomically(folder / "training.json", training)
 
 
 def _latency(arguments: argparse.Namespace) -> int:
@@ -140,6 +154,21 @@ def _probe(arguments: argparse.Namespace) -> int:
     columns = ["model", "pretrained_test_accuracy", "random_test_accuracy", "test_gain", "test_gain_low",
                "test_gain_high", "test_majority_class_rate", "word_coverage"]
     print(table[columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    return 0
+
+
+def _explain(arguments: argparse.Namespace) -> int:
+    from labkit.interpret import test_set
+
+    if arguments.threads is not None:
+        import torch
+
+        torch.set_num_threads(arguments.threads)
+    output = _output_folder(arguments, f"explain-{arguments.task}/{arguments.model}")
+    test_set.explain_test_set(arguments.model, arguments.task, output, limit=arguments.limit,
+                              sanity_texts=arguments.sanity_texts, seed=arguments.seed, steps=arguments.steps,
+                              draws=arguments.draws, command="labkit " + " ".join(arguments.argv))
+    print(test_set.summarise_test_set(output))
     return 0
 
 
@@ -215,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each column is their median")
     latency.set_defaults(handler=_latency)
     _add_probe(commands)
+    _add_explain(commands)
     _add_select(commands)
     return parser
 
@@ -255,6 +285,23 @@ def _add_probe(commands: argparse._SubParsersAction) -> None:
     probe.add_argument("--output", help="results folder (default: data/results/probe-TASK)")
     probe.add_argument("--seed", type=int, default=0)
     probe.set_defaults(handler=_probe)
+
+
+def _add_explain(commands: argparse._SubParsersAction) -> None:
+    explain = commands.add_parser(
+        "explain", help="explain every test review of a fine-tuned classifier (gradient x input, integrated "
+        "gradients, occlusion, attention), with faithfulness, agreement and the sanity check; resumable",
+    )
+    explain.add_argument("--task", default="sentiment", choices=["sentiment", "topic", "reuters"])
+    explain.add_argument("--model", default="tiny-bert-sentiment", help="a registered fine-tuned classifier")
+    explain.add_argument("--output", help="results folder (default: data/results/explain-TASK/MODEL)")
+    explain.add_argument("--limit", type=int, help="explain only the first LIMIT test reviews")
+    explain.add_argument("--sanity-texts", type=int, default=100, help="reviews in the randomisation sanity check")
+    explain.add_argument("--steps", type=int, default=50, help="integrated gradients' steps (Gauss-Legendre)")
+    explain.add_argument("--draws", type=int, default=5, help="random rankings per review, the faithfulness floor")
+    explain.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    explain.add_argument("--seed", type=int, default=0)
+    explain.set_defaults(handler=_explain)
 
 
 def _add_select(commands: argparse._SubParsersAction) -> None:
