@@ -48,6 +48,13 @@ from labkit.interpret.global_importance import (
     word_importance,
 )
 from labkit.interpret.sanity import cascading_randomisation, randomisation_order, reinitialise, summarise_sanity
+from labkit.interpret.test_set import (
+    EXPLANATIONS,
+    explain_test_set,
+    read_test_set,
+    saved_attributions,
+    summarise_test_set,
+)
 from labkit.interpret.token_attribution import TokenAttribution
 
 __all__ = [
@@ -97,4 +104,10 @@ __all__ = [
     "logistic_regression_weights",
     "merge_word_pieces",
     "word_importance",
+    # test_set.py: the job behind `labkit explain`
+    "EXPLANATIONS",
+    "explain_test_set",
+    "read_test_set",
+    "saved_attributions",
+    "summarise_test_set",
 ]
