@@ -228,9 +228,11 @@ def test_output_loading_info_is_refused_clearly() -> None:
 def test_registry_licences() -> None:
     assert {name: models.licence(name) for name in models.REGISTRY} == {
         "minilm-l6": "Apache-2.0", "tiny-bert": "Apache-2.0", "tiny-bert-movies": "Apache-2.0",
-        "tiny-gpt": "Apache-2.0", "tiny-bert-sentiment": "Apache-2.0", "minilm-l6-sentiment": "Apache-2.0"}
+        "tiny-gpt": "Apache-2.0", "tiny-bert-sentiment": "Apache-2.0", "minilm-l6-sentiment": "Apache-2.0",
+        "minilm-l6-sentiment-lora": "Apache-2.0"}
     assert "public domain" in models.licence("tiny-bert", detail=True)
     assert "all-MiniLM-L6-v2" in models.licence("minilm-l6-sentiment", detail=True)
+    assert "all-MiniLM-L6-v2" in models.licence("minilm-l6-sentiment-lora", detail=True)
     assert "public domain" in models.licence("tiny-gpt", detail=True)
     assert "vaderSentiment (MIT)" in models.licence("tiny-bert-movies", detail=True)
     assert "all-MiniLM-L6-v2" in models.licence("minilm-l6", detail=True)
@@ -277,8 +279,16 @@ def test_a_shape_mismatch_let_through_is_still_reported(tmp_path) -> None:
         models.load(str(folder), task="masked-lm", ignore_mismatched_sizes=True)
 
 
-def test_the_shipped_sentiment_classifier_reproduces_its_recorded_test_predictions() -> None:
-    """tiny-bert-sentiment is the classifier whose run is shipped in finetune-sentiment/tiny-bert: same predictions."""
+@pytest.mark.parametrize(("name", "shipped_run", "most_changed"), [
+    ("tiny-bert-sentiment", "tiny-bert", 0),
+    ("minilm-l6-sentiment-lora", "minilm-l6-lora", 0),
+])
+def test_a_shipped_sentiment_classifier_reproduces_its_recorded_test_predictions(name: str, shipped_run: str,
+                                                                                 most_changed: int) -> None:
+    """Each shipped classifier is the model of a run shipped in finetune-sentiment: the same test predictions.
+
+    ``most_changed`` is how many of the 1,057 predictions may differ (weights stored at lower precision).
+    """
     import json
 
     import pandas as pd
@@ -286,13 +296,14 @@ def test_the_shipped_sentiment_classifier_reproduces_its_recorded_test_predictio
     from labkit import finetune
     from labkit.selection import builtin_task
 
-    tokenizer, model = models.load("tiny-bert-sentiment", task="sequence-classification")
-    training = json.loads((models.REGISTRY["tiny-bert-sentiment"].path() / "training.json").read_text())
+    tokenizer, model = models.load(name, task="sequence-classification")
+    training = json.loads((models.REGISTRY[name].path() / "training.json").read_text())
     assert model.config.id2label == dict(enumerate(training["label_names"]))
     task = builtin_task("sentiment")
     probabilities = finetune.predict_proba(model, tokenizer, list(task.dataset["test"]["text"]),
                                            max_length=training["settings"]["max_length"])
-    shipped = pd.read_parquet(data_dir() / "results" / "finetune-sentiment" / "tiny-bert" / "predictions.parquet")
-    assert (probabilities.argmax(axis=1) == shipped["prediction"].to_numpy()).all()
+    shipped = pd.read_parquet(data_dir() / "results" / "finetune-sentiment" / shipped_run / "predictions.parquet")
+    changed = int((probabilities.argmax(axis=1) != shipped["prediction"].to_numpy()).sum())
+    assert changed <= most_changed
     labels = np.asarray(task.dataset["test"]["label"])
-    assert abs((probabilities.argmax(axis=1) == labels).mean() - training["accuracy"]) < 1e-12
+    assert abs((probabilities.argmax(axis=1) == labels).mean() - training["accuracy"]) <= most_changed / len(labels)
