@@ -141,7 +141,7 @@ def test_committed_files_match_the_manifest(manifest: dict) -> None:
     # what ships; a run in progress keeps its resumable state in .partial/ folders, which git ignores
     shipped = [p for p in data_dir().rglob("*") if p.is_file() and ".partial" not in p.relative_to(data_dir()).parts]
     total_bytes = sum(p.stat().st_size for p in shipped)
-    assert total_bytes < 60e6, "data/ must stay small (tens of MB at most)"
+    assert total_bytes < 100e6, "data/ must stay under about 100 MB (the kit ships results, not weights, where it can)"
 
 
 def test_data_readme_documents_every_file(manifest: dict) -> None:
