@@ -184,7 +184,7 @@ def _select(arguments: argparse.Namespace) -> int:
     candidates = [spec for spec in arguments.candidates.split(",") if spec.strip()]
     results = compare(task, candidates, output / "results", seed=arguments.seed, train_limit=arguments.train_limit)
     constraints = {"max_latency_ms": arguments.max_latency_ms, "max_params": arguments.max_params,
-                   "min_metric": arguments.min_accuracy}
+                   "min_metric": arguments.min_accuracy, "max_flip_rate": arguments.max_flip_rate}
     recommendation = recommend(results, **constraints)
     chosen = recommendation.choice or results.iloc[0]["candidate"]  # results are ordered by validation accuracy
     comparisons = [paired_comparison(output / "results", other, chosen, seed=arguments.seed)
@@ -245,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     latency.set_defaults(handler=_latency)
     _add_probe(commands)
     _add_explain(commands)
+    _add_bias_audit(commands)
     _add_select(commands)
     return parser
 
@@ -304,6 +305,36 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
     explain.set_defaults(handler=_explain)
 
 
+def _bias_audit(arguments: argparse.Namespace) -> int:
+    from labkit.bias.audit import run_audit
+
+    if arguments.threads is not None:
+        import torch
+
+        torch.set_num_threads(arguments.threads)
+    parts = [part.strip() for part in arguments.parts.split(",") if part.strip()]
+    run_audit(arguments.output, parts=parts, results=arguments.results, seed=arguments.seed,
+              command="labkit " + " ".join(arguments.argv), force=arguments.force)
+    return 0
+
+
+def _add_bias_audit(commands: argparse._SubParsersAction) -> None:
+    from labkit.bias.audit import PARTS
+
+    audit = commands.add_parser(
+        "bias-audit",
+        help="the shipped bias audit: flip rates of the sentiment classifiers, BBQ, embedding debiasing, "
+             "CDA; resumable part by part")
+    audit.add_argument("--output", required=True, help="folder for the results (one sub-folder per part)")
+    audit.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, from: {', '.join(PARTS)}")
+    audit.add_argument("--results", help="the finetune-sentiment results folder: its classifiers' records gain "
+                       "the fairness columns, and CDA repeats its tiny-bert recipe")
+    audit.add_argument("--force", action="store_true", help="run parts again even if done")
+    audit.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    audit.add_argument("--seed", type=int, default=0)
+    audit.set_defaults(handler=_bias_audit)
+
+
 def _add_select(commands: argparse._SubParsersAction) -> None:
     select = commands.add_parser(
         "select",
@@ -319,6 +350,8 @@ def _add_select(commands: argparse._SubParsersAction) -> None:
     select.add_argument("--max-params", type=float, help="constraint: number of parameters")
     select.add_argument("--min-accuracy", type=float, help="constraint: validation accuracy (the choice is made "
                         "on validation; the chosen model's test accuracy is reported)")
+    select.add_argument("--max-flip-rate", type=float, help="constraint: validation share of texts whose predicted "
+                        "label changes when gendered words are swapped (a fairness bound, e.g. 0.05)")
     select.add_argument("--drop-empty", action="store_true", help="drop rows with an empty text or label (the "
                         "report says how many and which); by default such rows are an error")
     select.add_argument("--max-length", type=int, default=128, help="tokens per text for transformers")

@@ -5,7 +5,7 @@ A *candidate* is a way to get a classifier: a registered model fine-tuned in ful
 frozen encoder with a trained head (``"minilm-l6:frozen"``), the TF-IDF + logistic regression
 baseline (``"tfidf-lr"``), or a Hub id when online. ``compare`` runs each candidate on a task,
 measures quality (with bootstrap confidence intervals), cost (parameters, size, training time,
-latency) and cross-domain accuracy, and writes one folder per candidate:
+latency), cross-domain accuracy and fairness (the gender-swap flip rate), and writes one folder per candidate:
 
     <output>/<candidate>/record.json                    the row of the results table
     <output>/<candidate>/validation_predictions.parquet  validation predictions with probabilities
@@ -23,12 +23,14 @@ The package, one concept per file: ``candidates`` (specs and recipes), ``tasks``
 user's CSV), ``running`` (``compare``, ``run_candidate``), ``latency`` (the cost columns), ``results``
 (reading folders back), ``statistics`` (paired and seed-level differences, the optimism of choosing on
 test), ``curves`` (learning curves), ``recommendation`` (Pareto front, ``recommend``), ``report``
-(``write_report``), ``probes`` (what pretrained features bring) and ``provenance``.
+(``write_report``), ``probes`` (what pretrained features bring), ``fairness`` (the counterfactual
+flip rate, a selection criterion like latency) and ``provenance``.
 """
 
 from labkit.finetune.recipe import FROZEN_LEARNING_RATE, RANDOM_INIT_RECIPES, RECIPES
 from labkit.selection.candidates import Candidate, candidate_licence, parse_candidate
 from labkit.selection.curves import learning_curve, learning_curve_over_seeds, load_learning_curve, small_data_recipe
+from labkit.selection.fairness import FAIRNESS_MEASURE, add_fairness, candidate_fairness, fairness_columns
 from labkit.selection.latency import inference_costs, remeasure_latency
 from labkit.selection.probes import frozen_feature_probes, load_probes
 from labkit.selection.provenance import provenance, record_provenance
@@ -62,9 +64,9 @@ from labkit.selection.statistics import (
 from labkit.selection.tasks import Task, builtin_task, csv_task
 
 __all__ = [
-    "Candidate", "CandidateRun", "ChoiceOptimism", "DEFAULT_OBJECTIVES", "FROZEN_LEARNING_RATE",
+    "Candidate", "CandidateRun", "ChoiceOptimism", "DEFAULT_OBJECTIVES", "FAIRNESS_MEASURE", "FROZEN_LEARNING_RATE",
     "RANDOM_INIT_RECIPES", "RECIPES", "REPORT_COLUMNS", "Recommendation", "SUMMARY_COLUMNS", "Task", "builtin_task",
-    "candidate_licence", "choice_optimism", "compare", "correctness", "csv_task", "frozen_feature_probes",
+    "add_fairness", "candidate_fairness", "candidate_licence", "choice_optimism", "compare", "correctness", "csv_task", "fairness_columns", "frozen_feature_probes",
     "inference_costs", "learning_curve", "learning_curve_over_seeds", "load_history", "load_learning_curve",
     "load_predictions", "load_probes", "load_results", "majority_class_rates", "paired_comparison", "pareto_front",
     "parse_candidate", "provenance", "quality_columns", "recommend", "record_provenance", "remeasure_latency",

@@ -51,7 +51,7 @@ class Recommendation:
 def recommend(results: pd.DataFrame, *, metric: str = "accuracy", choose_on: str = "validation",
               max_latency_ms: float | None = None, max_params: float | None = None,
               min_metric: float | None = None, max_train_seconds: float | None = None,
-              max_size_mb: float | None = None) -> Recommendation:
+              max_size_mb: float | None = None, max_flip_rate: float | None = None) -> Recommendation:
     """Pick the candidate with the best validation ``metric`` among those meeting every constraint.
 
     The choice and the ``min_metric`` bound use the ``validation_<metric>`` column (``choose_on=
@@ -60,8 +60,9 @@ def recommend(results: pd.DataFrame, *, metric: str = "accuracy", choose_on: str
     once, naming the split of every number. ``choose_on="test"`` exists only to demonstrate that
     optimism (notebook 06).
 
-    Constraints are upper bounds on ``latency_ms_p50``, ``parameters``, ``train_seconds`` and
-    ``size_mb``. A candidate whose constrained value is missing (not measured) is ruled out: an
+    Constraints are upper bounds on ``latency_ms_p50``, ``parameters``, ``train_seconds``, ``size_mb``
+    and the counterfactual (gender-swap) flip rate, read on validation like the choice
+    (``validation_counterfactual_flip_rate``, :mod:`labkit.selection.fairness`). A candidate whose constrained value is missing (not measured) is ruled out: an
     unknown latency does not meet a latency limit. Ties go to fewer parameters, then lower latency.
     When nothing fits, ``choice`` is ``None`` and the rationale says which constraints bind.
     """
@@ -81,6 +82,7 @@ def recommend(results: pd.DataFrame, *, metric: str = "accuracy", choose_on: str
         ("parameters", max_params, "max", "parameters", ""),
         ("train_seconds", max_train_seconds, "max", "training time", " s"),
         ("size_mb", max_size_mb, "max", "size on disk", " MB"),
+        ("validation_counterfactual_flip_rate", max_flip_rate, "max", "validation gender-swap flip rate", ""),
         (ranking, min_metric, "min", f"{split} {metric}", ""),
     ]
     ruled_out: dict[str, str] = {}

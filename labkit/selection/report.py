@@ -22,7 +22,9 @@ REPORT_COLUMNS = {  # results column -> the report's header, which names the spl
     "majority_class_rate": "test majority-class rate", "f1": "test F1", "ece": "test ECE",
     "parameters": "parameters", "size_mb": "size (MB)", "train_seconds": "training (s)",
     "latency_ms_p50": "latency p50 (ms)", "latency_ms_p95": "latency p95 (ms)",
-    "throughput_per_second": "throughput (/s)", "truncated_test_examples": "test texts truncated",
+    "throughput_per_second": "throughput (/s)", "counterfactual_flip_rate": "test gender-swap flip rate",
+    "counterfactual_flip_rate_low": "flip rate CI low", "counterfactual_flip_rate_high": "flip rate CI high",
+    "truncated_test_examples": "test texts truncated",
     "pareto_optimal": "Pareto-optimal",
 }
 
@@ -82,7 +84,13 @@ def write_report(results: pd.DataFrame, output: str | Path, *, title: str = "Mod
               + (f"; always answering the most frequent training class ({results['majority_class'].iloc[0]!r}) "
                  f"would score {majority:.3f} on test" if majority is not None else "")
               + ". Latency is the median time to classify one example (batch 1) on the machine that ran the "
-              "comparison.", ""]
+              "comparison."
+              + (" The gender-swap flip rate is the share of test texts with a gendered word whose predicted label "
+                 "changes when every gendered word is swapped (she/he, her/his, woman/man, first names; "
+                 "`labkit.bias.swap_gender`), over the "
+                 + _pairs_text(results) + "; a fair model scores near 0, and a constraint on it "
+                 "(`--max-flip-rate`) reads the validation split's rate." if "counterfactual_flip_rate" in results
+                 else ""), ""]
     if "truncated_test_examples" in results:
         for row in results.dropna(subset=["truncated_test_examples"]).itertuples():
             if row.truncated_test_examples:
@@ -100,6 +108,13 @@ def write_report(results: pd.DataFrame, output: str | Path, *, title: str = "Mod
     path = output / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _pairs_text(results: pd.DataFrame) -> str:
+    """How many test texts the flip rate is measured on (the same for every candidate of one task)."""
+    pairs = pd.to_numeric(results.get("counterfactual_pairs"), errors="coerce").dropna().astype(int).unique()
+    return (f"{pairs[0]:,} test texts that have one" if len(pairs) == 1
+            else "test texts that have one")
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:

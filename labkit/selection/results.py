@@ -47,7 +47,9 @@ def results_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 SUMMARY_COLUMNS = ["candidate", "validation_accuracy", "accuracy", "accuracy_low", "accuracy_high",
                    "majority_class_rate", "f1", "ece", "parameters", "size_mb",
-                   "train_seconds", "latency_ms_p50", "latency_ms_p95", "throughput_per_second", "licence"]
+                   "train_seconds", "latency_ms_p50", "latency_ms_p95", "throughput_per_second",
+                   "counterfactual_flip_rate", "counterfactual_flip_rate_low", "counterfactual_flip_rate_high",
+                   "licence"]
 
 
 def summary(results: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:

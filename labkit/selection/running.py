@@ -19,6 +19,7 @@ from labkit.devices import model_device
 from labkit.errors import ConfigError
 from labkit.files import write_folder_atomically
 from labkit.selection.candidates import Candidate, parse_candidate
+from labkit.selection.fairness import candidate_fairness
 from labkit.selection.latency import inference_costs
 from labkit.selection.results import results_table
 from labkit.selection.tasks import Task, builtin_task
@@ -166,6 +167,8 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
         "train_cpu_seconds": float(result.train_cpu_seconds),
         **inference_costs(predict, list(result.predictions["text"])[:latency_examples],
                           "cpu" if result.tokenizer is None else model_device(result.model)),
+        **candidate_fairness(predict, list(result.validation_predictions["text"]), list(result.predictions["text"]),
+                             positive=1 if n_classes == 2 else None, seed=seed),
         "settings": {**result.config, "seed": seed},
     }
     if result.tokenizer is not None:  # texts cut at max_length: a cost of the candidate's input limit
