@@ -81,7 +81,16 @@ from labkit.bias.masked_lm import (
     pronoun_associations,
     pronoun_token_ids,
 )
-from labkit.bias.names import GENDERED_NOUNS, NAME_PAIRS, NAME_SOURCES, ONE_WAY, PRONOUNS, gendered_word_pairs
+from labkit.bias.names import (
+    GENDERED_NOUNS,
+    NAME_PAIRS,
+    NAME_SOURCES,
+    ONE_WAY,
+    PRONOUNS,
+    gender_mentioned,
+    gendered_word_pairs,
+    gendered_words,
+)
 from labkit.bias.weat import (
     EXACT_LIMIT,
     FEMALE_ATTRIBUTES,
@@ -162,7 +171,7 @@ __all__ = [
     "NAME_SOURCES",
     "ONE_WAY",
     "PRONOUNS",
-    "gendered_word_pairs",
+    "gender_mentioned", "gendered_word_pairs", "gendered_words",
     # bbq.py
     "ANSWER_GROUPS",
     "ANSWERER_METHODS",

@@ -115,14 +115,14 @@ def audit_classifiers(output: Path, *, results: Path | None, seed: int = 0,
     rows, pair_rows, template_rows, spread = [], [], [], []
     for run in SENTIMENT_CLASSIFIERS:
         predict = sentiment_predictor(run, dataset, seed=seed)
-        test, seconds = _timed(lambda: paired_flip_rates(predict, [p.original for p in pairs],
-                                                         [p.counterfactual for p in pairs], seed=seed))
-        template, template_seconds = _timed(lambda: paired_flip_rates(
-            predict, templates["male"].tolist(), templates["female"].tolist(), seed=seed))
+        start = time.perf_counter()
+        test = paired_flip_rates(predict, [p.original for p in pairs], [p.counterfactual for p in pairs], seed=seed)
+        template = paired_flip_rates(predict, templates["male"].tolist(), templates["female"].tolist(), seed=seed)
+        seconds = time.perf_counter() - start
         rows.append({"classifier": run, "registry_name": SENTIMENT_CLASSIFIERS[run] or "(refitted)",
                      **{f"test_{k}": v for k, v in _flip_row(test).items()},
                      **{f"templates_{k}": v for k, v in _flip_row(template).items()},
-                     "seconds": round(seconds + template_seconds, 1)})
+                     "seconds": round(seconds, 1)})
         pair_rows.append(pd.DataFrame({"classifier": run, "index": [p.index for p in pairs],
                                        "p_original": test.p_original, "p_counterfactual": test.p_counterfactual}))
         template_rows.append(pd.DataFrame({"classifier": run, "p_male": template.p_original,
@@ -157,7 +157,9 @@ def audit_bbq(output: Path, *, seed: int = 0, log: Callable[[str], None] = print
     loaded = load("minilm-l6")
     scores, seconds = {}, {}
     for method in ANSWERER_METHODS:
-        scores[method], seconds[method] = _timed(lambda: minilm_answer_scores(items, method, loaded=loaded))
+        start = time.perf_counter()
+        scores[method] = minilm_answer_scores(items, method, loaded=loaded)
+        seconds[method] = time.perf_counter() - start
         log(f"BBQ {method}: {seconds[method]:.0f} s")
     validation = validation_mask(items)
     chosen, validation_accuracy = choose_method(items, scores, validation)
@@ -255,7 +257,8 @@ def audit_mitigation(output: Path, *, seed: int = 0, log: Callable[[str], None] 
         template_flips = paired_flip_rates(template_proba, templates["male"].tolist(), templates["female"].tolist(),
                                            seed=seed)
         row = {"projection": name, "C": classifier.C, "validation_accuracy": classifier.accuracy["validation"],
-               "test_accuracy": classifier.accuracy["test"], "majority_class_rate": classifier.majority_accuracy["test"],
+               "test_accuracy": classifier.accuracy["test"],
+               "majority_class_rate": classifier.majority_accuracy["test"],
                **{f"test_{k}": v for k, v in _flip_row(test_flips).items()},
                **{f"templates_{k}": v for k, v in _flip_row(template_flips).items()}}
         if name != "none":
@@ -293,54 +296,83 @@ def audit_mitigation(output: Path, *, seed: int = 0, log: Callable[[str], None] 
 # Part 4: counterfactual data augmentation
 
 
-def audit_cda(output: Path, *, results: Path | None, seed: int = 0,
+CDA_SEEDS = (0, 1, 2)
+"""Seeds of the CDA comparison: one training run says little, since the seed alone moves flip rates."""
+
+
+def _measured(name: str, seed: int, predict: Callable[[list[str]], np.ndarray], dataset: Any, pairs: Sequence[Any],
+              templates: pd.DataFrame) -> tuple[dict[str, Any], np.ndarray]:
+    """Test accuracy (with its CI) and both flip rates of one trained classifier; its test predictions."""
+    from labkit import evaluation
+    from labkit.bias.counterfactual import paired_flip_rates
+
+    labels = np.asarray(dataset["test"]["label"])
+    predictions = predict(list(dataset["test"]["text"])).argmax(axis=1)
+    accuracy = evaluation.bootstrap_ci("accuracy", labels, predictions, seed=seed)
+    originals, counterfactuals = [p.original for p in pairs], [p.counterfactual for p in pairs]
+    test_flips = paired_flip_rates(predict, originals, counterfactuals, seed=seed)
+    template_flips = paired_flip_rates(predict, templates["male"].tolist(), templates["female"].tolist(), seed=seed)
+    row = {"model": name, "seed": seed, "test_accuracy": accuracy.estimate, "test_accuracy_low": accuracy.low,
+           "test_accuracy_high": accuracy.high, **{f"test_{k}": v for k, v in _flip_row(test_flips).items()},
+           **{f"templates_{k}": v for k, v in _flip_row(template_flips).items()}}
+    return row, predictions
+
+
+def audit_cda(output: Path, *, results: Path | None, seed: int = 0, seeds: Sequence[int] = CDA_SEEDS,
               log: Callable[[str], None] = print) -> dict[str, Any]:
-    """tiny-bert fine-tuned on CDA-augmented data with the shipped run's recipe and seed, measured the same way."""
+    """tiny-bert with and without CDA, the shipped run's recipe, over ``seeds``; measured on the same tests.
+
+    Seed ``seed`` without CDA is the shipped ``tiny-bert-sentiment``; the other seeds are trained here. Each
+    seed gives a paired test-accuracy difference (CDA minus plain); the flip rates are compared across seeds.
+    """
     from labkit import evaluation, finetune
-    from labkit.bias.counterfactual import counterfactual_pairs, eec_pairs, paired_flip_rates
+    from labkit.bias.counterfactual import counterfactual_pairs, eec_pairs
     from labkit.bias.mitigation import cda_fine_tune
     from labkit.data import load_sentiment
     from labkit.finetune.recipe import RECIPES
 
     dataset = load_sentiment()
-    shipped = json.loads(((results or Path()) / "tiny-bert" / "record.json").read_text()) if results else None
+    shipped = json.loads((results / "tiny-bert" / "record.json").read_text()) if results else None
     max_length = int(shipped["settings"]["max_length"]) if shipped else 64
-    result, counts = cda_fine_tune("tiny-bert", dataset, recipe=RECIPES["tiny-bert"], max_length=max_length,
-                                   seed=seed, progress=False)
-    log(f"CDA: {counts.changed} of {counts.original} training texts swapped and added; "
-        f"{result.train_seconds:.0f} s")
+    pairs, templates = counterfactual_pairs(dataset["test"]["text"]), eec_pairs()
     labels = np.asarray(dataset["test"]["label"])
-    predictions = result.probabilities.argmax(axis=1)
-    before = sentiment_predictor("tiny-bert")
-    after = lambda texts: finetune.predict_proba(result.model, result.tokenizer, list(texts), max_length=max_length)
-    pairs = counterfactual_pairs(dataset["test"]["text"])
-    templates = eec_pairs()
-    rows = []
-    for name, predict in (("tiny-bert", before), ("tiny-bert-cda", after)):
-        test_flips = paired_flip_rates(predict, [p.original for p in pairs], [p.counterfactual for p in pairs],
-                                       seed=seed)
-        template_flips = paired_flip_rates(predict, templates["male"].tolist(), templates["female"].tolist(),
-                                           seed=seed)
-        probabilities = predict(list(dataset["test"]["text"]))
-        accuracy = evaluation.bootstrap_ci("accuracy", labels, probabilities.argmax(axis=1), seed=seed)
-        rows.append({"model": name, "test_accuracy": accuracy.estimate, "test_accuracy_low": accuracy.low,
-                     "test_accuracy_high": accuracy.high,
-                     **{f"test_{k}": v for k, v in _flip_row(test_flips).items()},
-                     **{f"templates_{k}": v for k, v in _flip_row(template_flips).items()}})
-        if name == "tiny-bert":
-            before_predictions = probabilities.argmax(axis=1)
-    difference = evaluation.paired_bootstrap("accuracy", labels, before_predictions, predictions,
-                                             name_a="tiny-bert", name_b="tiny-bert-cda", seed=seed)
-    summary = {"augmentation": {"original": counts.original, "added": counts.changed},
-               "recipe": result.config, "train_seconds": result.train_seconds,
-               "validation_accuracy": float(np.mean(result.validation_probabilities.argmax(axis=1)
-                                                    == np.asarray(dataset["validation"]["label"]))),
+    rows, differences, frames, counts, seconds = [], [], [], None, {}
+    for run_seed in seeds:
+        if run_seed == seed:
+            plain = sentiment_predictor("tiny-bert")
+        else:
+            trained = finetune.fine_tune("tiny-bert", dataset, recipe=RECIPES["tiny-bert"], max_length=max_length,
+                                         seed=run_seed, progress=False)
+            seconds[f"tiny-bert seed {run_seed}"] = trained.train_seconds
+            plain = partial_predictor(trained, max_length)
+        result, counts = cda_fine_tune("tiny-bert", dataset, recipe=RECIPES["tiny-bert"], max_length=max_length,
+                                       seed=run_seed, progress=False)
+        seconds[f"tiny-bert-cda seed {run_seed}"] = result.train_seconds
+        plain_row, plain_predictions = _measured("tiny-bert", run_seed, plain, dataset, pairs, templates)
+        cda_row, cda_predictions = _measured("tiny-bert-cda", run_seed, partial_predictor(result, max_length),
+                                             dataset, pairs, templates)
+        rows += [plain_row, cda_row]
+        difference = evaluation.paired_bootstrap("accuracy", labels, plain_predictions, cda_predictions,
+                                                 name_a="tiny-bert", name_b="tiny-bert-cda", seed=run_seed)
+        differences.append({"seed": run_seed, "test_accuracy_change": difference.difference,
+                            "test_accuracy_change_low": difference.low, "test_accuracy_change_high": difference.high})
+        frames.append(result.predictions.drop(columns="text").assign(seed=run_seed))
+        log(f"seed {run_seed}: accuracy {plain_row['test_accuracy']:.3f} -> {cda_row['test_accuracy']:.3f}; "
+            f"template flip rate {plain_row['templates_flip_rate']:.3f} -> {cda_row['templates_flip_rate']:.3f}")
+    summary = {"augmentation": {"original": counts.original, "added": counts.changed}, "seeds": list(seeds),
+               "recipe": RECIPES["tiny-bert"].as_dict(), "max_length": max_length, "train_seconds": seconds,
                "majority_class_rate": float(np.mean(labels == np.bincount(dataset["train"]["label"]).argmax())),
-               "results": rows, "test_accuracy_change": difference.difference,
-               "test_accuracy_change_low": difference.low, "test_accuracy_change_high": difference.high}
-    frame = result.predictions.drop(columns="text")
-    _write(output, "cda", {"predictions.parquet": lambda path: frame.to_parquet(path, index=False)}, summary)
+               "results": rows, "paired_accuracy_change": differences}
+    _write(output, "cda", {"predictions.parquet": lambda path: pd.concat(frames).to_parquet(path, index=False)},
+           summary)
     return summary
+
+
+def partial_predictor(result: Any, max_length: int) -> Callable[[list[str]], np.ndarray]:
+    """texts -> ``(n, n_classes)`` probabilities of a fine-tuning result's model."""
+    from labkit import finetune
+
+    return lambda texts: finetune.predict_proba(result.model, result.tokenizer, list(texts), max_length=max_length)
 
 
 def run_audit(output: str | Path, *, parts: Sequence[str] = PARTS, results: str | Path | None = None,

@@ -116,6 +116,30 @@ def gendered_word_pairs() -> dict[str, str]:
     return table
 
 
+def gendered_words() -> dict[str, frozenset[str]]:
+    """The kit's lower-case gendered words by gender: ``{"female": {...}, "male": {...}}``.
+
+    Pronouns ("her", "hers" and "his" included), :data:`GENDERED_NOUNS` (and "ms"), and the first names
+    of :data:`NAME_PAIRS`: the same lists :func:`labkit.bias.counterfactual.swap_gender` swaps.
+    """
+    female = {"she", "her", "hers", "herself", "ms", *GENDERED_NOUNS, *(f.lower() for f, _ in NAME_PAIRS)}
+    male = {"he", "him", "his", "himself", *GENDERED_NOUNS.values(), *(m.lower() for _, m in NAME_PAIRS)}
+    return {"female": frozenset(female), "male": frozenset(male)}
+
+
+def gender_mentioned(text: str) -> str:
+    """Which gender ``text`` mentions by the kit's word lists: ``"female"``, ``"male"``, ``"both"`` or ``"neither"``.
+
+    Words are lower-cased runs of letters (so "She's" mentions "she"); :func:`gendered_words` decides.
+    """
+    import re
+
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    lists = gendered_words()
+    female, male = bool(words & lists["female"]), bool(words & lists["male"])
+    return "both" if female and male else "female" if female else "male" if male else "neither"
+
+
 def check_name_sources(cache_dir: Path) -> list[str]:
     """Re-check :data:`NAME_PAIRS` against the two npm packages; return the problems (empty when none).
 

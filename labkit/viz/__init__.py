@@ -6,6 +6,7 @@
 * ``curves``: ``learning_curves``, ``pretraining_curves``;
 * ``evaluation``: ``confusion_matrix_figure``, ``reliability_diagram``, ``metric_forest_plot``;
 * ``selection``: ``pareto_scatter``;
+* ``bias``: ``association_scatter`` (an association against a real-world share, with its spread);
 * ``tokens``: ``token_highlight_html``, ``token_highlight_table`` (escaped HTML), ``token_highlight_figure``,
   ``attribution_bars``, ``rollout_heatmap``;
 * ``bertviz_offline``: ``head_view_html``, ``model_view_html`` (bertviz's views with jQuery and d3 inlined from
@@ -28,6 +29,7 @@ Rules every function here follows (teachers reuse these figures in slides):
 from __future__ import annotations
 
 from labkit.viz.attention import attention_grid, attention_heatmap, attention_masks
+from labkit.viz.bias import association_scatter
 from labkit.viz.bertviz_offline import head_view_html, model_view_html
 from labkit.viz.charts import bar_chart, class_balance, grouped_bars, line_chart
 from labkit.viz.curves import learning_curves, pretraining_curves
@@ -67,6 +69,7 @@ __all__ = [
     "new_axes",
     "new_grid",
     "save_for_slides",
+    "association_scatter",
     "bar_chart",
     "grouped_bars",
     "class_balance",
