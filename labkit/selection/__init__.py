@@ -64,9 +64,10 @@ from labkit.selection.statistics import (
 from labkit.selection.tasks import Task, builtin_task, csv_task
 
 __all__ = [
-    "Candidate", "CandidateRun", "ChoiceOptimism", "DEFAULT_OBJECTIVES", "FAIRNESS_MEASURE", "FROZEN_LEARNING_RATE",
-    "RANDOM_INIT_RECIPES", "RECIPES", "REPORT_COLUMNS", "Recommendation", "SUMMARY_COLUMNS", "Task", "builtin_task",
-    "add_fairness", "candidate_fairness", "candidate_licence", "choice_optimism", "compare", "correctness", "csv_task", "fairness_columns", "frozen_feature_probes",
+    "Candidate", "CandidateRun", "ChoiceOptimism", "DEFAULT_OBJECTIVES", "FAIRNESS_MEASURE",
+    "FROZEN_LEARNING_RATE", "RANDOM_INIT_RECIPES", "RECIPES", "REPORT_COLUMNS", "Recommendation", "SUMMARY_COLUMNS",
+    "Task", "builtin_task", "add_fairness", "candidate_fairness", "candidate_licence", "choice_optimism", "compare",
+    "correctness", "csv_task", "fairness_columns", "frozen_feature_probes",
     "inference_costs", "learning_curve", "learning_curve_over_seeds", "load_history", "load_learning_curve",
     "load_predictions", "load_probes", "load_results", "majority_class_rates", "paired_comparison", "pareto_front",
     "parse_candidate", "provenance", "quality_columns", "recommend", "record_provenance", "remeasure_latency",

@@ -62,8 +62,9 @@ def recommend(results: pd.DataFrame, *, metric: str = "accuracy", choose_on: str
 
     Constraints are upper bounds on ``latency_ms_p50``, ``parameters``, ``train_seconds``, ``size_mb``
     and the counterfactual (gender-swap) flip rate, read on validation like the choice
-    (``validation_counterfactual_flip_rate``, :mod:`labkit.selection.fairness`). A candidate whose constrained value is missing (not measured) is ruled out: an
-    unknown latency does not meet a latency limit. Ties go to fewer parameters, then lower latency.
+    (``validation_counterfactual_flip_rate``, :mod:`labkit.selection.fairness`). A candidate whose
+    constrained value is missing (not measured) is ruled out: an unknown latency does not meet a latency
+    limit. Ties go to fewer parameters, then lower latency.
     When nothing fits, ``choice`` is ``None`` and the rationale says which constraints bind.
     """
     if results.empty:

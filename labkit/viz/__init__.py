@@ -29,8 +29,8 @@ Rules every function here follows (teachers reuse these figures in slides):
 from __future__ import annotations
 
 from labkit.viz.attention import attention_grid, attention_heatmap, attention_masks
-from labkit.viz.bias import association_scatter
 from labkit.viz.bertviz_offline import head_view_html, model_view_html
+from labkit.viz.bias import association_scatter
 from labkit.viz.charts import bar_chart, class_balance, grouped_bars, line_chart
 from labkit.viz.curves import learning_curves, pretraining_curves
 from labkit.viz.evaluation import confusion_matrix_figure, metric_forest_plot, reliability_diagram
