@@ -16,6 +16,7 @@ from labkit.bias.counterfactual import (
     swap_gender,
     template_flip_rates,
 )
+from labkit import bias
 from labkit.bias.names import GENDERED_NOUNS, NAME_PAIRS, ONE_WAY, PRONOUNS, gendered_word_pairs
 from labkit.errors import DatasetError
 
@@ -224,3 +225,27 @@ def test_template_flip_rates_of_the_she_classifier_count_the_subject_she_templat
     by_template = flip_rates_by(result, pairs["template"])
     assert by_template["flip_rate"].gt(0).tolist() == [True, False, False, True, True, True, False, False,
                                                        False, True, True]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("She was wonderful.", "female"),
+    ("His best film.", "male"),
+    ("Mary and her brother.", "both"),
+    ("Hershey's sheep in the hemisphere.", "neither"),  # words that only contain "she" / "he" / "her"
+    ("The ACTRESS shines", "female"),
+    ("", "neither"),
+])
+def test_gender_mentioned_reads_whole_words_of_the_kits_lists(text: str, expected: str) -> None:
+    assert bias.gender_mentioned(text) == expected
+
+
+def test_gendered_words_are_the_lists_swap_gender_uses() -> None:
+    lists = bias.gendered_words()
+    assert not lists["female"] & lists["male"]
+    for female, male in bias.NAME_PAIRS:
+        assert female.lower() in lists["female"] and male.lower() in lists["male"]
+    # every word swap_gender changes on its own is in one of the two lists, and its swap in the other
+    for word in bias.gendered_word_pairs():
+        swapped = bias.swap_gender(word).lower()
+        side = "female" if word in lists["female"] else "male"
+        assert word in lists[side] and swapped in lists["male" if side == "female" else "female"], word

@@ -11,7 +11,11 @@
 * :mod:`~labkit.bias.counterfactual`: ``swap_gender``, counterfactual flip rates of a classifier with
   bootstrap intervals, and Equity-Evaluation-Corpus-style template pairs (Kiritchenko & Mohammad, 2018);
 * :mod:`~labkit.bias.bbq`: BBQ's answer roles and bias scores (Parrish et al., 2022), and the offline
-  MiniLM multiple-choice answerer.
+  MiniLM multiple-choice answerer;
+* :mod:`~labkit.bias.mitigation`: counterfactual data augmentation, hard debiasing and INLP, and Gonen &
+  Goldberg's recoverability check;
+* :mod:`~labkit.bias.audit`: the shipped job (``labkit bias-audit``) that runs what takes longer than a
+  notebook, part by part, with provenance.
 """
 
 from __future__ import annotations
