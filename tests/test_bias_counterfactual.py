@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+from labkit import bias
 from labkit.bias.counterfactual import (
     counterfactual_pairs,
     eec_pairs,
@@ -16,7 +17,6 @@ from labkit.bias.counterfactual import (
     swap_gender,
     template_flip_rates,
 )
-from labkit import bias
 from labkit.bias.names import GENDERED_NOUNS, NAME_PAIRS, ONE_WAY, PRONOUNS, gendered_word_pairs
 from labkit.errors import DatasetError
 
