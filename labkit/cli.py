@@ -306,7 +306,7 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
 
 
 def _bias_audit(arguments: argparse.Namespace) -> int:
-    from labkit.bias.audit import run_audit
+    from labkit.selection.bias_audit import run_audit
 
     if arguments.threads is not None:
         import torch
@@ -319,7 +319,7 @@ def _bias_audit(arguments: argparse.Namespace) -> int:
 
 
 def _add_bias_audit(commands: argparse._SubParsersAction) -> None:
-    from labkit.bias.audit import PARTS
+    from labkit.selection.bias_audit import PARTS
 
     audit = commands.add_parser(
         "bias-audit",

@@ -1,4 +1,4 @@
-"""labkit.bias.audit: the shipped bias job, its resumability, and that its shipped results are what they say."""
+"""labkit.selection.bias_audit: the shipped bias job, its resumability, and that its results are what they say."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from labkit import bias
-from labkit.bias import audit
 from labkit.errors import ConfigError
 from labkit.paths import data_dir
+from labkit.selection import bias_audit as audit
 
 AUDIT = data_dir() / "results" / "bias-sentiment"
 SENTIMENT_RESULTS = data_dir() / "results" / "finetune-sentiment"

@@ -14,8 +14,8 @@
   MiniLM multiple-choice answerer;
 * :mod:`~labkit.bias.mitigation`: counterfactual data augmentation, hard debiasing and INLP, and Gonen &
   Goldberg's recoverability check;
-* :mod:`~labkit.bias.audit`: the shipped job (``labkit bias-audit``) that runs what takes longer than a
-  notebook, part by part, with provenance.
+the shipped job that runs what takes longer than a notebook (``labkit bias-audit``) is
+:mod:`labkit.selection.bias_audit`, since it also writes the fairness columns of selection records.
 """
 
 from __future__ import annotations

@@ -60,11 +60,10 @@ def recommend(results: pd.DataFrame, *, metric: str = "accuracy", choose_on: str
     once, naming the split of every number. ``choose_on="test"`` exists only to demonstrate that
     optimism (notebook 06).
 
-    Constraints are upper bounds on ``latency_ms_p50``, ``parameters``, ``train_seconds``, ``size_mb``
-    and the counterfactual (gender-swap) flip rate, read on validation like the choice
-    (``validation_counterfactual_flip_rate``, :mod:`labkit.selection.fairness`). A candidate whose
-    constrained value is missing (not measured) is ruled out: an unknown latency does not meet a latency
-    limit. Ties go to fewer parameters, then lower latency.
+    Every argument after ``results`` is keyword-only. Constraints: upper bounds on ``latency_ms_p50``,
+    ``parameters``, ``train_seconds``, ``size_mb`` and the validation gender-swap flip rate
+    (:mod:`labkit.selection.fairness`). A candidate whose constrained value is missing is ruled out: an
+    unknown latency does not meet a latency limit. Ties go to fewer parameters, then lower latency.
     When nothing fits, ``choice`` is ``None`` and the rationale says which constraints bind.
     """
     if results.empty:

@@ -17,6 +17,8 @@ def association_scatter(share: Sequence[float], association: Sequence[float], la
                         ax: Axes | None = None) -> Figure:
     """One point per item (e.g. an occupation): its ``association`` ``(n,)`` against its ``share`` ``(n,)``.
 
+    Everything after the labels is a keyword-only display option with a default, as in matplotlib.
+
     ``low`` / ``high`` ``(n,)`` draw a vertical bar per point (e.g. the spread across templates, min to
     max); ``annotate`` names the items to label (labelling all 40 occupations would be unreadable); a
     dashed line marks zero association and a grey line the least-squares fit.

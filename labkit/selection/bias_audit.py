@@ -208,7 +208,11 @@ def held_out_persons(sentences: pd.DataFrame, *, held_out: int = 22, seed: int =
 
 
 def audit_mitigation(output: Path, *, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Hard debiasing and INLP on frozen MiniLM embeddings: accuracy cost, flip rates, recoverability."""
+    """Hard debiasing and INLP on frozen MiniLM embeddings: accuracy cost, flip rates, recoverability.
+
+    It is long because it is one experiment told in order (embed, find the direction, fit INLP, train
+    the three classifiers, measure each), as notebook 08 retells it.
+    """
     from labkit.bias import mitigation
     from labkit.bias.counterfactual import counterfactual_pairs, eec_pairs, paired_flip_rates
     from labkit.bias.weat import sentence_embeddings
