@@ -94,8 +94,20 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _flip_row(result: Any) -> dict[str, float]:
-    return result.summary(decimals=4)
+def _flip_measures(test_predict: Callable[[list[str]], Any], template_predict: Callable[[list[str]], Any],
+                   pairs: Sequence[Any], templates: pd.DataFrame, seed: int) -> tuple[dict[str, float], Any, Any]:
+    """Flip rates on the swapped test ``pairs`` and on the ``templates`` (male -> female), as columns.
+
+    Returns ``(columns prefixed test_ / templates_, test FlipRates, template FlipRates)``. The two predictors
+    are the same classifier, given separately for one whose inputs are looked up rather than read.
+    """
+    from labkit.bias.counterfactual import paired_flip_rates
+
+    test = paired_flip_rates(test_predict, [p.original for p in pairs], [p.counterfactual for p in pairs], seed=seed)
+    template = paired_flip_rates(template_predict, templates["male"].tolist(), templates["female"].tolist(), seed=seed)
+    columns = {**{f"test_{k}": v for k, v in test.summary(decimals=4).items()},
+               **{f"templates_{k}": v for k, v in template.summary(decimals=4).items()}}
+    return columns, test, template
 
 
 # Part 1: the shipped classifiers
@@ -104,7 +116,7 @@ def _flip_row(result: Any) -> dict[str, float]:
 def audit_classifiers(output: Path, *, results: Path | None, seed: int = 0,
                       log: Callable[[str], None] = print) -> dict[str, Any]:
     """Flip rates of every shipped sentiment classifier on the swapped test set and the template pairs."""
-    from labkit.bias.counterfactual import counterfactual_pairs, eec_pairs, flip_rates_by, paired_flip_rates
+    from labkit.bias.counterfactual import counterfactual_pairs, eec_pairs, flip_rates_by
     from labkit.data import load_sentiment
     from labkit.selection.fairness import add_fairness
 
@@ -116,12 +128,9 @@ def audit_classifiers(output: Path, *, results: Path | None, seed: int = 0,
     for run in SENTIMENT_CLASSIFIERS:
         predict = sentiment_predictor(run, dataset, seed=seed)
         start = time.perf_counter()
-        test = paired_flip_rates(predict, [p.original for p in pairs], [p.counterfactual for p in pairs], seed=seed)
-        template = paired_flip_rates(predict, templates["male"].tolist(), templates["female"].tolist(), seed=seed)
+        columns, test, template = _flip_measures(predict, predict, pairs, templates, seed)
         seconds = time.perf_counter() - start
-        rows.append({"classifier": run, "registry_name": SENTIMENT_CLASSIFIERS[run] or "(refitted)",
-                     **{f"test_{k}": v for k, v in _flip_row(test).items()},
-                     **{f"templates_{k}": v for k, v in _flip_row(template).items()},
+        rows.append({"classifier": run, "registry_name": SENTIMENT_CLASSIFIERS[run] or "(refitted)", **columns,
                      "seconds": round(seconds, 1)})
         pair_rows.append(pd.DataFrame({"classifier": run, "index": [p.index for p in pairs],
                                        "p_original": test.p_original, "p_counterfactual": test.p_counterfactual}))
@@ -214,7 +223,7 @@ def audit_mitigation(output: Path, *, seed: int = 0, log: Callable[[str], None] 
     the three classifiers, measure each), as notebook 08 retells it.
     """
     from labkit.bias import mitigation
-    from labkit.bias.counterfactual import counterfactual_pairs, eec_pairs, paired_flip_rates
+    from labkit.bias.counterfactual import counterfactual_pairs, eec_pairs
     from labkit.bias.weat import sentence_embeddings
     from labkit.data import load_sentiment
     from labkit.evaluation import paired_bootstrap
@@ -256,15 +265,10 @@ def audit_mitigation(output: Path, *, seed: int = 0, log: Callable[[str], None] 
         def template_proba(_texts: list[str], classifier: Any = classifier) -> np.ndarray:
             return classifier.predict_proba(np.vstack([male, female]))
 
-        test_flips = paired_flip_rates(test_pair_proba, [p.original for p in pairs], [p.counterfactual for p in pairs],
-                                       seed=seed)
-        template_flips = paired_flip_rates(template_proba, templates["male"].tolist(), templates["female"].tolist(),
-                                           seed=seed)
+        columns, test_flips, _ = _flip_measures(test_pair_proba, template_proba, pairs, templates, seed)
         row = {"projection": name, "C": classifier.C, "validation_accuracy": classifier.accuracy["validation"],
                "test_accuracy": classifier.accuracy["test"],
-               "majority_class_rate": classifier.majority_accuracy["test"],
-               **{f"test_{k}": v for k, v in _flip_row(test_flips).items()},
-               **{f"templates_{k}": v for k, v in _flip_row(template_flips).items()}}
+               "majority_class_rate": classifier.majority_accuracy["test"], **columns}
         if name != "none":
             difference = paired_bootstrap("accuracy", labels["test"], classifiers["none"].test_predictions,
                                           classifier.test_predictions, name_a="none", name_b=name, seed=seed)
@@ -308,17 +312,12 @@ def _measured(name: str, seed: int, predict: Callable[[list[str]], np.ndarray], 
               templates: pd.DataFrame) -> tuple[dict[str, Any], np.ndarray]:
     """Test accuracy (with its CI) and both flip rates of one trained classifier; its test predictions."""
     from labkit import evaluation
-    from labkit.bias.counterfactual import paired_flip_rates
 
     labels = np.asarray(dataset["test"]["label"])
     predictions = predict(list(dataset["test"]["text"])).argmax(axis=1)
     accuracy = evaluation.bootstrap_ci("accuracy", labels, predictions, seed=seed)
-    originals, counterfactuals = [p.original for p in pairs], [p.counterfactual for p in pairs]
-    test_flips = paired_flip_rates(predict, originals, counterfactuals, seed=seed)
-    template_flips = paired_flip_rates(predict, templates["male"].tolist(), templates["female"].tolist(), seed=seed)
     row = {"model": name, "seed": seed, "test_accuracy": accuracy.estimate, "test_accuracy_low": accuracy.low,
-           "test_accuracy_high": accuracy.high, **{f"test_{k}": v for k, v in _flip_row(test_flips).items()},
-           **{f"templates_{k}": v for k, v in _flip_row(template_flips).items()}}
+           "test_accuracy_high": accuracy.high, **_flip_measures(predict, predict, pairs, templates, seed)[0]}
     return row, predictions
 
 
@@ -334,6 +333,7 @@ def audit_cda(output: Path, *, results: Path | None, seed: int = 0, seeds: Seque
     from labkit.bias.mitigation import cda_fine_tune
     from labkit.data import load_sentiment
     from labkit.finetune.recipe import RECIPES
+    from labkit.selection.running import _predictor
 
     dataset = load_sentiment()
     shipped = json.loads((results / "tiny-bert" / "record.json").read_text()) if results else None
@@ -348,12 +348,12 @@ def audit_cda(output: Path, *, results: Path | None, seed: int = 0, seeds: Seque
             trained = finetune.fine_tune("tiny-bert", dataset, recipe=RECIPES["tiny-bert"], max_length=max_length,
                                          seed=run_seed, progress=False)
             seconds[f"tiny-bert seed {run_seed}"] = trained.train_seconds
-            plain = partial_predictor(trained, max_length)
+            plain = _predictor(trained, max_length)
         result, counts = cda_fine_tune("tiny-bert", dataset, recipe=RECIPES["tiny-bert"], max_length=max_length,
                                        seed=run_seed, progress=False)
         seconds[f"tiny-bert-cda seed {run_seed}"] = result.train_seconds
         plain_row, plain_predictions = _measured("tiny-bert", run_seed, plain, dataset, pairs, templates)
-        cda_row, cda_predictions = _measured("tiny-bert-cda", run_seed, partial_predictor(result, max_length),
+        cda_row, cda_predictions = _measured("tiny-bert-cda", run_seed, _predictor(result, max_length),
                                              dataset, pairs, templates)
         rows += [plain_row, cda_row]
         difference = evaluation.paired_bootstrap("accuracy", labels, plain_predictions, cda_predictions,
@@ -370,13 +370,6 @@ def audit_cda(output: Path, *, results: Path | None, seed: int = 0, seeds: Seque
     _write(output, "cda", {"predictions.parquet": lambda path: pd.concat(frames).to_parquet(path, index=False)},
            summary)
     return summary
-
-
-def partial_predictor(result: Any, max_length: int) -> Callable[[list[str]], np.ndarray]:
-    """texts -> ``(n, n_classes)`` probabilities of a fine-tuning result's model."""
-    from labkit import finetune
-
-    return lambda texts: finetune.predict_proba(result.model, result.tokenizer, list(texts), max_length=max_length)
 
 
 def run_audit(output: str | Path, *, parts: Sequence[str] = PARTS, results: str | Path | None = None,
