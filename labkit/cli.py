@@ -247,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_explain(commands)
     _add_bias_audit(commands)
     _add_select(commands)
+    _add_compress(commands)
+    _add_graph_unseen(commands)
+    _add_student(commands)
+    _add_slides(commands)
+    _add_figures(commands)
     return parser
 
 
@@ -259,7 +264,9 @@ def _add_finetune(commands: argparse._SubParsersAction) -> None:
     finetune.add_argument(
         "--candidates", default="tiny-bert,tiny-bert:random,tiny-bert:frozen,minilm-l6,minilm-l6:frozen,tfidf-lr",
         help="comma-separated: a registered name or Hub id, with :random (same architecture, untrained) "
-        "and/or :frozen (train the head only), or :lora (LoRA adapters and head); tfidf-lr is the classical baseline",
+        "and/or :frozen (train the head only), or :lora (LoRA adapters and head); classical: tfidf-lr (the "
+        "baseline), tfidf-lr-all-text (its vectoriser on every split's text), tfidf-mlp (an MLP on TF-IDF), "
+        "textgcn (a graph network)",
     )
     finetune.add_argument("--output", help="results folder (default: data/results/finetune-TASK)")
     finetune.add_argument("--train-limit", type=int, help="use only this many training examples")
@@ -358,6 +365,111 @@ def _add_select(commands: argparse._SubParsersAction) -> None:
     select.add_argument("--train-limit", type=int, help="use only this many training examples")
     select.add_argument("--seed", type=int, default=0)
     select.set_defaults(handler=_select)
+
+
+def _add_compress(commands: argparse._SubParsersAction) -> None:
+    from labkit.compression.jobs import JOBS
+
+    def run(arguments: argparse.Namespace) -> int:
+        from labkit.compression.jobs import run_job
+
+        if arguments.threads is not None:
+            import torch
+
+            torch.set_num_threads(arguments.threads)
+        run_job(arguments.job, output=arguments.output, seeds=_whole_numbers(arguments.seeds, "--seeds"),
+                max_lengths=_whole_numbers(arguments.max_lengths, "--max-lengths"),
+                command="labkit " + " ".join(arguments.argv))
+        return 0
+
+    compress = commands.add_parser(
+        "compress", help="the shipped compression runs: teacher logits, distilled students, int8 models, "
+        "MiniLM on Reuters at several input lengths; resumable (finished runs are skipped)")
+    compress.add_argument("job", choices=JOBS, help="which run (see labkit.compression.jobs)")
+    compress.add_argument("--output", help="results folder (default: a folder under data/results, per job)")
+    compress.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2 (distil: 0 picks alpha "
+                          "and T on validation, every seed then trains with them)")
+    compress.add_argument("--max-lengths", default="64,128,256", help="reuters-length: tokens per text")
+    compress.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    compress.set_defaults(handler=run)
+
+
+def _add_graph_unseen(commands: argparse._SubParsersAction) -> None:
+    def run(arguments: argparse.Namespace) -> int:
+        from labkit.graph import unseen_test_runs
+        from labkit.paths import data_dir
+        from labkit.selection import builtin_task, record_provenance
+
+        output = Path(arguments.output or data_dir() / "results" / "graph-unseen")
+        seeds = _whole_numbers(arguments.seeds, "--seeds")
+        task = builtin_task(arguments.task)
+        unseen_test_runs(task.dataset, output / f"{task.name}.json", seeds, task_name=task.name)
+        record_provenance(output, "labkit " + " ".join(arguments.argv), min(seeds))
+        return 0
+
+    unseen = commands.add_parser("graph-unseen", help="TextGCN trained on a graph without the test documents, "
+                                 "which are then classified by their words alone (the inductive path)")
+    unseen.add_argument("--task", default="reuters", choices=["sentiment", "topic", "reuters"])
+    unseen.add_argument("--seeds", default="0", help="comma-separated seeds")
+    unseen.add_argument("--output", help="results folder (default: data/results/graph-unseen)")
+    unseen.set_defaults(handler=run)
+
+
+def _add_student(commands: argparse._SubParsersAction) -> None:
+    def run(arguments: argparse.Namespace) -> int:
+        from labkit.exercises import write_student_copies
+
+        for path in write_student_copies(arguments.notebooks, arguments.out):
+            print(path)
+        return 0
+
+    student = commands.add_parser("student", help="write student copies: each solution replaced by a placeholder, "
+                                  "the outputs of answer and check cells cleared (labkit.exercises.student)")
+    student.add_argument("notebooks", nargs="+", help="notebooks, or folders of notebooks (e.g. notebooks/)")
+    student.add_argument("--out", required=True, help="folder for the copies (e.g. notebooks/student)")
+    student.set_defaults(handler=run)
+
+
+def _add_slides(commands: argparse._SubParsersAction) -> None:
+    def run(arguments: argparse.Namespace) -> int:
+        from labkit.paths import REPO_ROOT
+        from labkit.viz.slides import export_decks
+
+        sources = arguments.notebooks or [REPO_ROOT / "notebooks"]
+        for deck in export_decks(sources, arguments.out, execute=arguments.execute):
+            print(deck)
+        return 0
+
+    slides = commands.add_parser("slides", help="export the notebooks as reveal.js slide decks that work offline "
+                                 "(reveal.js, MathJax and the rest copied beside them)")
+    slides.add_argument("notebooks", nargs="*", help="notebooks or folders (default: the kit's notebooks/)")
+    slides.add_argument("--out", required=True, help="folder for the decks, their _assets/ and an index.html")
+    slides.add_argument("--execute", action=argparse.BooleanOptionalAction, default=True,
+                        help="run each notebook first so the decks show every figure (default; about 10 minutes "
+                        "for all); --no-execute exports the outputs saved in the notebooks")
+    slides.set_defaults(handler=run)
+
+
+def _add_figures(commands: argparse._SubParsersAction) -> None:
+    def run(arguments: argparse.Namespace) -> int:
+        from labkit.figures import FIGURES, export_figures
+
+        if arguments.list:
+            print("\n".join(FIGURES))
+            return 0
+        if not arguments.out:
+            raise ConfigError("give --out DIR (or --list)")
+        export_figures(arguments.out, dpi=arguments.dpi, names=arguments.names or None,
+                       progress=lambda name: print(f"{name}.png, {name}.svg"))
+        return 0
+
+    figures = commands.add_parser("figures", help="write every labkit.viz figure the notebooks show, as PNG and SVG "
+                                  "named NN-topic, for your own slides")
+    figures.add_argument("names", nargs="*", help="only these figures (default: all; see --list)")
+    figures.add_argument("--out", help="folder for the files")
+    figures.add_argument("--dpi", type=int, default=200, help="resolution of the PNGs (default 200)")
+    figures.add_argument("--list", action="store_true", help="list the figures' names and stop")
+    figures.set_defaults(handler=run)
 
 
 def main(argv: list[str] | None = None) -> int:

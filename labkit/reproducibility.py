@@ -79,3 +79,12 @@ def environment_report() -> dict[str, str]:
         report["gpu"] = "unknown (torch not installed)"
     report.update({package: version for package, version in package_versions().items() if package != "python"})
     return report
+
+
+def load_average() -> str:
+    """The machine's load (1, 5, 15 minutes) as text, for a timing's record: on a busy machine timings are slower."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:  # not available (Windows)
+        return "unknown"
+    return f"{one:.1f}, {five:.1f}, {fifteen:.1f} on {os.cpu_count()} cores (1, 5, 15 minutes)"

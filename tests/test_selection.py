@@ -347,7 +347,8 @@ def test_small_training_sets_get_enough_steps(tiny_model_dir: Path, tmp_path: Pa
     assert selection.small_data_recipe(minilm, 100) == {"epochs": 25, "evaluations_per_epoch": 1, "patience": 25}
     assert selection.small_data_recipe(minilm, 3000) == {"patience": 4}  # 2 x 94 steps suffice; no early stop
     assert selection.small_data_recipe(minilm, 10)["epochs"] == 30  # capped
-    assert selection.small_data_recipe(selection.parse_candidate("tfidf-lr"), 10) == {}
+    for classical in ("tfidf-lr", "tfidf-mlp", "tfidf-lr-all-text", "textgcn"):  # no recipe to override
+        assert selection.small_data_recipe(selection.parse_candidate(classical), 10) == {}, classical
     # the curve trains a small set with those settings (4 batches of 16 -> 25 epochs for 100 steps)
     local = selection.parse_candidate(str(tiny_model_dir))
     task = selection.Task("toy", toy_sentiment(sizes=(200, 40, 40)), max_length=16)

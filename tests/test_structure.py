@@ -109,3 +109,12 @@ def test_no_import_circles_between_top_level_modules() -> None:
     for node in sorted(graph):
         visit(node, [])
     assert "labkit.selection" in graph and "labkit.finetune" in graph["labkit.selection"]  # the graph is real
+
+
+def test_every_top_level_module_is_reachable_as_an_attribute_of_labkit() -> None:
+    """``labkit.graph`` and the rest work after a bare ``import labkit`` (they load lazily, on first use)."""
+    import labkit
+
+    top_level = {path.stem for path in LABKIT.glob("*.py") if not path.stem.startswith("_")}
+    top_level |= {path.parent.name for path in LABKIT.glob("*/__init__.py")}
+    assert top_level == set(labkit._LAZY_SUBMODULES)

@@ -151,19 +151,31 @@ def fine_tune(model_name: str, dataset: Any, recipe: FineTuneRecipe | None = Non
     run = _prepare_run(model, tokenizer, tokenised, recipe, settings, seed)
     state = _load_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, settings) or TrainingState()
     state = _train(run, state, checkpoint, progress, description=f"fine-tuning {model_name}")
-    if state.best_state is not None:
-        model.load_state_dict(state.best_state)
-    model.eval()
     settings["steps"] = state.step
-    outputs = {}
-    for split in ("validation", "test"):
-        _, probabilities, labels = _evaluate(model, tokenised[split], tokenizer, recipe.batch_size * 2)
-        outputs[split] = _predictions_frame(list(dataset[split][text_column]), labels, probabilities, label_names)
+    outputs = _keep_best_and_predict(model, model, state, tokenised, tokenizer, recipe, dataset, text_column,
+                                     label_names)
     name = (model_name + ("-random-init" if initialisation == "random" else "") + ("-frozen" if freeze else "")
             + ("-lora" if lora is not None else ""))
     return FineTuneResult(name, model, tokenizer, label_names, pd.DataFrame(state.history), outputs["test"],
                           counts.total, counts.trainable, state.seconds, state.cpu_seconds, settings,
                           validation_predictions=outputs["validation"])
+
+
+def _keep_best_and_predict(trained: torch.nn.Module, classifier: torch.nn.Module, state: TrainingState,
+                           tokenised: dict[str, Any], tokenizer: Any, recipe: FineTuneRecipe, dataset: Any,
+                           text_column: str, label_names: list[str]) -> dict[str, pd.DataFrame]:
+    """After training: load the best validation check's weights into ``trained`` (what the optimiser updated),
+    switch ``classifier`` (what predicts; the same module, or the one ``trained`` wraps) to evaluation mode,
+    and return its validation and test predictions (``{"validation": frame, "test": frame}``). It takes the
+    run's parts one by one because it is the shared tail of ``fine_tune`` and ``compression.distil``."""
+    if state.best_state is not None:
+        trained.load_state_dict(state.best_state)
+    classifier.eval()
+    outputs = {}
+    for split in ("validation", "test"):
+        _, probabilities, labels = _evaluate(classifier, tokenised[split], tokenizer, recipe.batch_size * 2)
+        outputs[split] = _predictions_frame(list(dataset[split][text_column]), labels, probabilities, label_names)
+    return outputs
 
 
 def _prepare_run(model: torch.nn.Module, tokenizer: Any, tokenised: dict[str, Any], recipe: FineTuneRecipe,

@@ -4,7 +4,9 @@ A spec is ``"model[:random][:frozen]"`` or ``"model:lora"``: a registered model 
 (``"tiny-bert"``), the same architecture from random initialisation (``"tiny-bert:random"``), a frozen
 encoder with a trained head (``"minilm-l6:frozen"``), a frozen encoder with trained LoRA adapters and head
 (``"minilm-l6:lora"``, see ``labkit.finetune.lora``), the TF-IDF + logistic regression baseline
-(``"tfidf-lr"``), or a Hub id when online.
+(``"tfidf-lr"``), or a Hub id when online. Three more candidates train without a recipe and take no
+option: ``"tfidf-lr-all-text"`` (the baseline with its vectoriser fitted on every split's text, no labels),
+``"tfidf-mlp"`` (a wide MLP on TF-IDF features) and ``"textgcn"`` (the graph model of ``labkit.graph``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any
 
 from labkit import finetune
 from labkit.errors import ConfigError
+
+CLASSICAL_MODELS = (finetune.BASELINE_NAME, "tfidf-lr-all-text", "tfidf-mlp", "textgcn")
+"""Candidates that are not transformers: no recipe, no checkpoint, no options."""
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,18 @@ class Candidate:
     def is_baseline(self) -> bool:
         return self.model == finetune.BASELINE_NAME
 
+    @property
+    def is_classical(self) -> bool:
+        """Not a transformer (``CLASSICAL_MODELS``): trained by its own function, without a recipe."""
+        return self.model in CLASSICAL_MODELS
+
     def recipe(self, overrides: dict[str, Any] | None = None) -> finetune.FineTuneRecipe | None:
         """The ``FineTuneRecipe`` this candidate trains with (``overrides`` win).
 
-        None for the baseline, which has no recipe (overrides given to a whole comparison do not apply to it).
+        None for the baseline and the other classical candidates, which have no recipe (overrides given to a
+        whole comparison do not apply to them).
         """
-        if self.is_baseline:
+        if self.is_classical:
             return None
         return finetune.recipe_for(self.model, self.initialisation, self.freeze,
                                    self.lora).updated(**(overrides or {}))
@@ -68,8 +79,8 @@ def parse_candidate(spec: str) -> Candidate:
                           "use :random and/or :frozen, or :lora")
     if "lora" in flags and flags != {"lora"}:
         raise ConfigError(f"{spec!r}: :lora adapts pretrained weights it keeps frozen; it takes no other option")
-    if parts[0] == finetune.BASELINE_NAME and flags:
-        raise ConfigError(f"{finetune.BASELINE_NAME} takes no options, got {spec!r}")
+    if parts[0] in CLASSICAL_MODELS and flags:
+        raise ConfigError(f"{parts[0]} takes no options, got {spec!r}")
     return Candidate(parts[0], "random" if "random" in flags else "pretrained", "frozen" in flags, "lora" in flags)
 
 
@@ -77,8 +88,10 @@ def candidate_licence(model: str) -> str:
     """The licence of a candidate's pretrained weights (a selection criterion like latency)."""
     from labkit import models
 
-    if model == finetune.BASELINE_NAME:
+    if model in (finetune.BASELINE_NAME, "tfidf-lr-all-text"):
         return "BSD-3-Clause (scikit-learn code; no pretrained weights)"
+    if model in ("tfidf-mlp", "textgcn"):
+        return "no pretrained weights (trained from scratch by the kit's code)"
     try:
         return models.licence(model)
     except models.ModelNotAvailableError:

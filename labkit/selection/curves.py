@@ -59,9 +59,10 @@ def small_data_recipe(candidate: Candidate, train_size: int, *, min_steps: int =
     the number of checks), keeping the weights of its best validation check: on a small training set
     validation accuracy can sit flat for a while (a network from random weights first predicts the
     majority class), and a short patience would stop it before it has learned anything, which measures
-    the stopping rule, not the model. The baseline needs no overrides.
+    the stopping rule, not the model. The classical candidates (TF-IDF baselines, TextGCN) have no
+    recipe and need no overrides.
     """
-    if candidate.is_baseline:
+    if candidate.is_classical:
         return {}
     recipe = candidate.recipe()
     steps_per_epoch = -(-train_size // recipe.batch_size)

@@ -16,6 +16,7 @@ from labkit import evaluation, finetune
 from labkit.devices import default_device
 from labkit.errors import MissingFileError
 from labkit.files import write_json_atomically
+from labkit.finetune.baseline import ALL_TEXT_BASELINE_NAME, MLP_BASELINE_NAME
 from labkit.selection.results import results_table
 from labkit.selection.tasks import Task, builtin_task
 
@@ -86,23 +87,67 @@ def _rebuilt_predictor(record: dict[str, Any], task: Task,
                        label_names: list[str]) -> tuple[Callable[[Sequence[str]], np.ndarray], Any]:
     """A predictor with the same inference cost as the record's model, and the device it runs on.
 
-    The TF-IDF baseline is refitted with the ``C`` it chose (on the CPU); a transformer is rebuilt with
-    random weights (inference cost depends on the architecture, not on the trained weights) and put on
-    the kit's default device.
+    The TF-IDF baselines are refitted with the ``C`` they chose (on the CPU; the all-text variant's
+    vectoriser on every split's texts); a transformer is rebuilt with random weights (inference cost
+    depends on the architecture, not on the trained weights) and put on the kit's default device; so
+    are the TF-IDF MLP (its vectoriser refitted, random weights) and TextGCN's inductive path (the
+    vocabulary of its graph settings, random word vectors of its hidden size).
     """
-    if record["model"] == finetune.BASELINE_NAME:
-        settings = record.get("settings", {})
-        train = task.dataset["train"]
-        if settings.get("train_examples", len(train)) < len(train):
-            limited = finetune.limit_training_set(task.dataset, settings["train_examples"], settings.get("seed", 0))
-            train = limited["train"]
+    settings = record.get("settings", {})
+    train = task.dataset["train"]
+    if settings.get("train_examples", len(train)) < len(train):
+        train = finetune.limit_training_set(task.dataset, settings["train_examples"], settings.get("seed", 0))["train"]
+    train_texts = list(train[task.text_column])
+    if record["model"] in {finetune.BASELINE_NAME, ALL_TEXT_BASELINE_NAME}:
         pipeline = finetune.tfidf_pipeline(settings["C"], settings.get("seed", 0))
-        pipeline.fit(list(train[task.text_column]), finetune.label_ids(train[task.label_column], label_names))
+        train_labels = finetune.label_ids(train[task.label_column], label_names)
+        if record["model"] == finetune.BASELINE_NAME:
+            pipeline.fit(train_texts, train_labels)
+        else:  # as the baseline did: the vectoriser on every split's text, the classifier on train
+            pipeline[0].fit(train_texts + [text for split in ("validation", "test")
+                                           for text in task.dataset[split][task.text_column]])
+            pipeline[1].fit(pipeline[0].transform(train_texts), train_labels)
         return pipeline.predict_proba, "cpu"
+    if record["model"] == MLP_BASELINE_NAME:
+        return _random_tfidf_mlp(settings, train_texts, len(label_names)).predict_proba, "cpu"
+    if record["model"] == "textgcn":  # labkit.graph.GRAPH_CANDIDATE
+        return _random_inductive_textgcn(settings, task, label_names).predict_proba, "cpu"
     tokenizer, model = finetune.load_classifier(record["model"], len(label_names), "random")
     device = default_device()
     model.to(device).eval()
     return partial(finetune.predict_proba, model, tokenizer, max_length=task.max_length), device
+
+
+def _random_tfidf_mlp(settings: dict[str, Any], train_texts: list[str], n_classes: int) -> Any:
+    """A ``TfidfMLP`` of the record's shape (its vectoriser refitted on ``train_texts``) with random weights."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from labkit.finetune.baseline import TfidfMLP, WideMLP
+
+    vectorizer = TfidfVectorizer(min_df=2, sublinear_tf=True).fit(train_texts)
+    return TfidfMLP(vectorizer, WideMLP(len(vectorizer.vocabulary_), n_classes, settings.get("hidden", 1024),
+                                        settings.get("dropout", 0.5)))
+
+
+def _random_inductive_textgcn(settings: dict[str, Any], task: Task, label_names: list[str]) -> Any:
+    """TextGCN's inductive path for new documents, with its graph's vocabulary and random weights.
+
+    Its cost per document is reading the text's words and two sparse-times-dense products of the
+    hidden size: the trained values do not change it. The vocabulary is the graph's (every split's
+    texts, the task's graph settings), without building the PMI edges.
+    """
+    from labkit.graph import InductiveTextGCN, clean_documents, graph_settings_for
+
+    graph_settings = graph_settings_for(task.name)
+    texts = [text for split in ("train", "validation", "test") for text in task.dataset[split][task.text_column]]
+    _, vocabulary = clean_documents(texts, graph_settings)
+    generator = np.random.default_rng(settings.get("seed", 0))
+    hidden, n_words, n_classes = int(settings.get("hidden", 200)), len(vocabulary), len(label_names)
+    return InductiveTextGCN(vocabulary, generator.uniform(1.0, 5.0, n_words), generator.uniform(1.0, 50.0, n_words),
+                            generator.standard_normal((n_words, hidden)).astype(np.float32),
+                            generator.standard_normal((n_words, n_classes)).astype(np.float32),
+                            generator.standard_normal((hidden, n_classes)).astype(np.float32),
+                            list(label_names), graph_settings)
 
 
 def _torch_threads() -> int:

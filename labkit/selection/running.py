@@ -18,11 +18,14 @@ from labkit import evaluation, finetune
 from labkit.devices import model_device
 from labkit.errors import ConfigError
 from labkit.files import write_folder_atomically
+from labkit.finetune.baseline import ALL_TEXT_BASELINE_NAME, MLP_BASELINE_NAME, tfidf_mlp
 from labkit.selection.candidates import Candidate, parse_candidate
 from labkit.selection.fairness import candidate_fairness
 from labkit.selection.latency import inference_costs
 from labkit.selection.results import results_table
 from labkit.selection.tasks import Task, builtin_task
+
+GRAPH_CANDIDATE = "textgcn"  # labkit.graph.GRAPH_CANDIDATE (imported lazily: torch-heavy)
 
 # Running one candidate
 
@@ -129,10 +132,8 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
     ``save_model_to`` the trained classifier is also saved there (``save_trained_model``).
     """
     recipe = candidate.recipe(overrides)
-    if candidate.is_baseline:
-        result = finetune.tfidf_logistic_regression(task.dataset, text_column=task.text_column,
-                                                    label_column=task.label_column, train_limit=train_limit,
-                                                    seed=seed)
+    if candidate.is_classical:
+        result = _train_classical(candidate, task, seed=seed, train_limit=train_limit, progress=progress)
     else:
         result = finetune.fine_tune(candidate.model, task.dataset, text_column=task.text_column,
                                     label_column=task.label_column, initialisation=candidate.initialisation,
@@ -148,7 +149,7 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
         "task": task.name,
         "candidate": candidate.name,
         "model": candidate.model,
-        "initialisation": "-" if candidate.is_baseline else candidate.initialisation,
+        "initialisation": "-" if candidate.is_classical else candidate.initialisation,
         "frozen": candidate.freeze,
         "lora": candidate.lora,
         "train_examples": int(result.config["train_examples"]),
@@ -171,6 +172,8 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
                              positive=1 if n_classes == 2 else None, seed=seed),
         "settings": {**result.config, "seed": seed},
     }
+    if candidate.model == GRAPH_CANDIDATE:
+        record.update(_graph_columns(result, predict, labels, probabilities, n_resamples=n_resamples, seed=seed))
     if result.tokenizer is not None:  # texts cut at max_length: a cost of the candidate's input limit
         record["max_length"] = task.max_length
         record["truncated_test_examples"] = finetune.count_truncated(
@@ -186,13 +189,72 @@ def run_candidate(candidate: Candidate, task: Task, *, seed: int = 0, train_limi
     return CandidateRun(record, result.predictions, result.validation_predictions, result.history)
 
 
+def _train_classical(candidate: Candidate, task: Task, *, seed: int, train_limit: int | None,
+                     progress: bool) -> finetune.FineTuneResult:
+    """Train a candidate that is not a transformer (``CLASSICAL_MODELS``) on ``task``."""
+    columns = {"text_column": task.text_column, "label_column": task.label_column, "train_limit": train_limit,
+               "seed": seed}
+    if candidate.model == GRAPH_CANDIDATE:
+        from labkit.graph import train_textgcn
+
+        return train_textgcn(task.dataset, task_name=task.name, progress=progress, **columns)
+    if candidate.model == MLP_BASELINE_NAME:
+        return tfidf_mlp(task.dataset, progress=progress, **columns)
+    return finetune.tfidf_logistic_regression(
+        task.dataset, vectorizer_texts="all" if candidate.model == ALL_TEXT_BASELINE_NAME else "train", **columns)
+
+
+GRAPH_LATENCY_MEASURE = (
+    "textgcn is transductive: latency_ms_* and throughput_per_second time the inductive path for NEW documents "
+    "(labkit.graph.InductiveTextGCN: each text placed by its words' TF-IDF edges through the trained weights, no "
+    "graph rebuild); classifying new text exactly, the transductive way, means rebuilding the graph and "
+    "retraining: transductive_new_text_seconds (graph build + training of this run). The test metrics are the "
+    "transductive model's (test documents are nodes of the training graph, their labels hidden); inductive_* "
+    "columns are the same test documents classified by the inductive path. The counterfactual flip rates and "
+    "size_mb are those of the inductive path (the word rows of the first layer and the words' second-layer "
+    "outputs).")
+
+
+def _graph_columns(result: finetune.FineTuneResult, predict: Callable[[Sequence[str]], np.ndarray],
+                   labels: np.ndarray, probabilities: np.ndarray, *, n_resamples: int, seed: int) -> dict[str, Any]:
+    """TextGCN's extra record columns: graph size and build time, the transductive cost of new text, and the
+    test accuracy of the inductive path against the transductive model on the same documents."""
+    inductive = predict(list(result.predictions["text"]))
+    paired = evaluation.paired_bootstrap("accuracy", labels, probabilities.argmax(axis=1), inductive.argmax(axis=1),
+                                         n_resamples=n_resamples, seed=seed, name_a="transductive",
+                                         name_b="inductive")
+    graph = result.config["graph"]
+    return {
+        **quality_columns(labels, inductive, len(result.label_names), prefix="inductive_", n_resamples=n_resamples,
+                          seed=seed),
+        "inductive_minus_transductive_accuracy": paired.difference,
+        "inductive_minus_transductive_accuracy_low": paired.low,
+        "inductive_minus_transductive_accuracy_high": paired.high,
+        "inductive_agreement": float((inductive.argmax(axis=1) == probabilities.argmax(axis=1)).mean()),
+        "graph_nodes": int(graph["nodes"]), "graph_words": int(graph["words"]),
+        "graph_word_word_edges": int(graph["word_word_edges"]),
+        "graph_document_word_edges": int(graph["document_word_edges"]),
+        "graph_build_seconds": float(result.config["graph_build_seconds"]),
+        "epochs_run": int(result.config["epochs_run"]),
+        "transductive_new_text_seconds": float(result.train_seconds),
+        "latency_measure": GRAPH_LATENCY_MEASURE,
+    }
+
+
+def _compact(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Probabilities saved as float32: half the bytes, and 7 significant digits are more than any metric reads
+    (20 Newsgroups has 20 probability columns per example, which is what the shipped data budget notices)."""
+    columns = [column for column in predictions.columns if column.startswith("probability_")]
+    return predictions.astype({column: "float32" for column in columns})
+
+
 def _write_run(folder: Path, run: CandidateRun) -> None:
     """A candidate's results folder, written atomically (complete or absent, never half-written)."""
 
     def write(staging: Path) -> None:
-        run.predictions.drop(columns="text").to_parquet(staging / "predictions.parquet", index=False)
-        run.validation_predictions.drop(columns="text").to_parquet(staging / "validation_predictions.parquet",
-                                                                   index=False)
+        for frame, name in ((run.predictions, "predictions.parquet"),
+                            (run.validation_predictions, "validation_predictions.parquet")):
+            _compact(frame.drop(columns="text")).to_parquet(staging / name, index=False)
         run.history.to_csv(staging / "history.csv", index=False)
         (staging / "record.json").write_text(json.dumps(run.record, indent=2) + "\n")
 
@@ -260,7 +322,7 @@ def compare(task: Task | str, candidates: Sequence[Candidate | str], output: str
                     records.append(record)
                     continue
                 log(f"{candidate.name}: done by an older labkit without validation predictions; running again")
-        checkpoint = None if candidate.is_baseline else output / ".partial" / f"{candidate.name}.pt"
+        checkpoint = None if candidate.is_classical else output / ".partial" / f"{candidate.name}.pt"
         log(f"{candidate.name}: {'resuming' if checkpoint and checkpoint.is_file() else 'running'}")
         start = time.perf_counter()
         run = run_candidate(candidate, task, seed=seed, train_limit=train_limit, overrides=overrides,

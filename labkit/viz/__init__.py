@@ -7,6 +7,7 @@
 * ``evaluation``: ``confusion_matrix_figure``, ``reliability_diagram``, ``metric_forest_plot``;
 * ``selection``: ``pareto_scatter``;
 * ``bias``: ``association_scatter`` (an association against a real-world share, with its spread);
+* ``graph``: ``corpus_graph_figure`` (a small TextGCN corpus graph, documents and words told apart);
 * ``tokens``: ``token_highlight_html``, ``token_highlight_table`` (escaped HTML), ``token_highlight_figure``,
   ``attribution_bars``, ``rollout_heatmap``;
 * ``bertviz_offline``: ``head_view_html``, ``model_view_html`` (bertviz's views with jQuery and d3 inlined from
@@ -34,6 +35,7 @@ from labkit.viz.bias import association_scatter
 from labkit.viz.charts import bar_chart, class_balance, grouped_bars, line_chart
 from labkit.viz.curves import learning_curves, pretraining_curves
 from labkit.viz.evaluation import confusion_matrix_figure, metric_forest_plot, reliability_diagram
+from labkit.viz.graph import corpus_graph_figure
 from labkit.viz.selection import pareto_scatter
 from labkit.viz.style import (
     DEFAULT_SIZE,
@@ -70,6 +72,7 @@ __all__ = [
     "new_grid",
     "save_for_slides",
     "association_scatter",
+    "corpus_graph_figure",
     "bar_chart",
     "grouped_bars",
     "class_balance",

@@ -1,0 +1,41 @@
+"""Exercises: student copies of the instructor notebooks, and answer checks that do not give the answer away.
+
+* ``checks``: ``checking()``, ``check``, ``check_hashed`` / ``answer_digest``, ``check_close_to_reference``
+  and ``CheckFailed``, whose message is the check's hint (never the expected value);
+* ``student``: ``student_copy`` / ``write_student_copies`` (``labkit student``): each solution region
+  replaced by a placeholder, in the nbgrader convention (the rule is in that module's docstring).
+"""
+
+from __future__ import annotations
+
+from labkit.exercises import checks
+from labkit.exercises.checks import (
+    CheckFailed,
+    answer_digest,
+    check,
+    check_close_to_reference,
+    check_hashed,
+    checking,
+)
+from labkit.exercises.student import (
+    SolutionMarkerError,
+    is_check_cell,
+    is_solution_cell,
+    student_copy,
+    write_student_copies,
+)
+
+__all__ = [
+    "checks",
+    "CheckFailed",
+    "answer_digest",
+    "check",
+    "check_close_to_reference",
+    "check_hashed",
+    "checking",
+    "SolutionMarkerError",
+    "is_check_cell",
+    "is_solution_cell",
+    "student_copy",
+    "write_student_copies",
+]
