@@ -8,7 +8,12 @@ Per layer, with ``n`` tokens and hidden size ``d`` (counting multiply-adds, a 4d
 
 So attention's share grows with ``n`` and its cost equals the linear layers' at ``n = 6 d``
 (``predicted_crossover``): about 2,300 tokens for MiniLM (``d = 384``), about 770 for tiny-bert
-(``d = 128``). Below that, at the lengths classifiers usually see, most of the time is in the linear layers.
+(``d = 128``). That is a count of arithmetic, and measured time can differ from it: attention's many small
+matrix products and its softmax run further below the machine's peak than the big projections do. In the
+shipped measurements (``data/results/length-scaling``, one CPU thread) tiny-bert follows the count (41% of
+its time in attention at 512 tokens, against 40% predicted), but MiniLM (12 heads of only 32 dimensions)
+already spends 43% of its time there at 512 tokens (18% predicted), and the fit of its two parts crosses near
+640 tokens, not 2,300. Notebook 10 shows both.
 
 ``measure_length_scaling`` times a Hugging Face encoder with eager attention (the implementation that
 materialises the ``n x n`` weights, so its memory shows) at several lengths, twice per length: as is,
