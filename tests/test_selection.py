@@ -63,6 +63,13 @@ def test_compare_runs_measures_and_resumes(tiny_model_dir: Path, tmp_path: Path)
     for name in table["candidate"]:
         assert {p.name for p in (tmp_path / name).iterdir()} == {"record.json", "predictions.parquet",
                                                                 "validation_predictions.parquet", "history.csv"}
+        saved = pd.read_parquet(tmp_path / name / "predictions.parquet")
+        probabilities = saved[[column for column in saved.columns if column.startswith("probability_")]]
+        assert (probabilities.dtypes == "float32").all()  # rounded to 4 places: at most 5e-5 off
+        assert np.allclose(probabilities.sum(axis=1), 1.0, atol=5e-4)
+        assert np.array_equal(probabilities.to_numpy(), np.round(probabilities.to_numpy().astype(float), 4)
+                              .astype("float32"))
+        assert (saved["prediction"].to_numpy() == probabilities.to_numpy().argmax(axis=1)).mean() >= 0.9
     # a rerun with the same settings trains nothing and gives the same table
     messages.clear()
     again = selection.compare(toy_task(), candidates, tmp_path, overrides=FAST, progress=False, log=messages.append)
