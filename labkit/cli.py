@@ -313,27 +313,26 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
 
 
 def _bias_audit(arguments: argparse.Namespace) -> int:
-    from labkit.selection.bias_audit import run_audit
+    from labkit.selection.bias_audit import PARTS, run_audit
 
     if arguments.threads is not None:
         import torch
 
         torch.set_num_threads(arguments.threads)
-    parts = [part.strip() for part in arguments.parts.split(",") if part.strip()]
+    parts = [part.strip() for part in (arguments.parts or ",".join(PARTS)).split(",") if part.strip()]
     run_audit(arguments.output, parts=parts, results=arguments.results, seed=arguments.seed,
               command="labkit " + " ".join(arguments.argv), force=arguments.force)
     return 0
 
 
 def _add_bias_audit(commands: argparse._SubParsersAction) -> None:
-    from labkit.selection.bias_audit import PARTS
-
+    # the parts are named here, not imported: importing labkit.selection loads torch, and --help must be quick
     audit = commands.add_parser(
         "bias-audit",
         help="the shipped bias audit: flip rates of the sentiment classifiers, BBQ, embedding debiasing, "
              "CDA; resumable part by part")
     audit.add_argument("--output", required=True, help="folder for the results (one sub-folder per part)")
-    audit.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, from: {', '.join(PARTS)}")
+    audit.add_argument("--parts", help="comma-separated, from: classifiers, bbq, mitigation, cda (default: all)")
     audit.add_argument("--results", help="the finetune-sentiment results folder: its classifiers' records gain "
                        "the fairness columns, and CDA repeats its tiny-bert recipe")
     audit.add_argument("--force", action="store_true", help="run parts again even if done")
@@ -431,23 +430,35 @@ def _add_student(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_slides(commands: argparse._SubParsersAction) -> None:
+    """``labkit slides`` and ``labkit site``: the notebooks exported to pages that work offline (same options)."""
+    exports = {
+        "slides": ("export the notebooks as reveal.js slide decks that work offline (reveal.js, MathJax and the "
+                   "rest copied beside them)", "the decks, their _assets/ and an index.html",
+                   "the decks show every figure (default; about 10 minutes for all)"),
+        "site": ("the whole kit as HTML pages that read offline: every notebook run and rendered with its outputs, "
+                 "an index, the glossary", "the pages, index.html and _assets/",
+                 "the pages show every output (default; as long as running every notebook)"),
+    }
+
     def run(arguments: argparse.Namespace) -> int:
         from labkit.paths import REPO_ROOT
+        from labkit.viz.site import build_site
         from labkit.viz.slides import export_decks
 
         sources = arguments.notebooks or [REPO_ROOT / "notebooks"]
-        for deck in export_decks(sources, arguments.out, execute=arguments.execute):
-            print(deck)
+        export = export_decks if arguments.command == "slides" else build_site
+        for written in export(sources, arguments.out, execute=arguments.execute):
+            print(written)
         return 0
 
-    slides = commands.add_parser("slides", help="export the notebooks as reveal.js slide decks that work offline "
-                                 "(reveal.js, MathJax and the rest copied beside them)")
-    slides.add_argument("notebooks", nargs="*", help="notebooks or folders (default: the kit's notebooks/)")
-    slides.add_argument("--out", required=True, help="folder for the decks, their _assets/ and an index.html")
-    slides.add_argument("--execute", action=argparse.BooleanOptionalAction, default=True,
-                        help="run each notebook first so the decks show every figure (default; about 10 minutes "
-                        "for all); --no-execute exports the outputs saved in the notebooks")
-    slides.set_defaults(handler=run)
+    for name, (summary, out_help, execute_help) in exports.items():
+        command = commands.add_parser(name, help=summary)
+        command.add_argument("notebooks", nargs="*", help="notebooks or folders (default: the kit's notebooks/)")
+        command.add_argument("--out", required=True, help="folder for " + out_help)
+        command.add_argument("--execute", action=argparse.BooleanOptionalAction, default=True,
+                             help=f"run each notebook first so {execute_help}; --no-execute exports the outputs "
+                             "saved in the notebooks")
+        command.set_defaults(handler=run)
 
 
 def _add_figures(commands: argparse._SubParsersAction) -> None:

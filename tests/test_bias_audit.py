@@ -127,3 +127,12 @@ def test_shipped_cda_runs_cover_every_seed_with_and_without_augmentation() -> No
     assert seed_zero["test_accuracy"] == pytest.approx(record["accuracy"])
     for part in audit.PARTS:
         assert summary(part)["provenance"]["seed"] == 0 and "bias-audit" in summary(part)["provenance"]["command"]
+
+
+def test_the_cli_names_every_audit_part_without_importing_selection() -> None:
+    """`labkit bias-audit --help` lists the parts by name (importing labkit.selection would load torch)."""
+    from labkit.cli import build_parser
+
+    commands = next(action for action in build_parser()._actions if action.dest == "command")
+    help_text = commands.choices["bias-audit"].format_help()
+    assert all(part in help_text for part in audit.PARTS)

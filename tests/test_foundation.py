@@ -154,6 +154,30 @@ def test_binder_pins_match_requirements() -> None:
     assert "download.pytorch.org/whl/cpu" in (REPO / "binder" / "requirements.txt").read_text()
     assert "pip install" in (REPO / "binder" / "postBuild").read_text()
 
+    # Threads. A Binder session gets one CPU, but torch (OpenMP, MKL) starts a thread per core the host shows
+    # unless told otherwise. binder/start, which repo2docker runs at every launch before the server, sets one
+    # thread; README says so; and benchmarks/binder_session.py measures a session with those same settings.
+    import importlib.util
+    import os
+
+    start = REPO / "binder" / "start"
+    assert start.is_file(), "binder/start is missing: it sets torch's thread count for a Binder session"
+    lines = [line.strip() for line in start.read_text().splitlines() if line.strip()]
+    commands = [line for line in lines if not line.startswith("#")]
+    assert lines[0] == "#!/bin/bash" and commands[-1] == 'exec "$@"', "repo2docker's start must end by exec'ing"
+    assert os.access(start, os.X_OK), "binder/start must be executable (chmod +x binder/start)"
+    exported = dict(re.fullmatch(r"export (\w+)=(\S+)", line).groups() for line in commands
+                    if line.startswith("export "))
+    assert exported.get("OMP_NUM_THREADS") == "1" and exported.get("MKL_NUM_THREADS") == "1", exported
+    readme = (REPO / "README.md").read_text()
+    binder_section = readme[readme.index("## Running on Binder"):].split("\n## ", 1)[0]
+    assert "binder/start" in binder_section and "OMP_NUM_THREADS=1" in binder_section, \
+        "README's Binder section should say that binder/start runs torch on one thread"
+    spec = importlib.util.spec_from_file_location("binder_session", REPO / "benchmarks" / "binder_session.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    assert benchmark.THREAD_VARIABLES == {name: exported[name] for name in benchmark.THREAD_VARIABLES}
+
 
 def test_grouped_bars_and_line_chart() -> None:
     figure = viz.grouped_bars({"model a": {"x": 1.0, "y": 2.0}, "model b": {"y": 3.0, "z": 0.5}},
