@@ -26,10 +26,10 @@ from labkit.viz.site import (
     rewrite_links,
 )
 from labkit.viz.slides import WIDGET_NOTE, WIDGET_VIEW, RemoteReferenceError, remote_references
+from tests.test_slides import LOCAL_REFERENCE
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-LOCAL_REFERENCE = re.compile(r"""<(?:script|link|img)\b[^>]*?\b(?:src|href)="([^"]+)\"""")
 # a 1 x 1 PNG, the saved output of the figure cell below (so the unexecuted build has a figure to embed)
 PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIA"
                          "X8jx0gAAAABJRU5ErkJggg==")

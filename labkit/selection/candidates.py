@@ -16,8 +16,10 @@ from typing import Any
 
 from labkit import finetune
 from labkit.errors import ConfigError
+from labkit.finetune.baseline import ALL_TEXT_BASELINE_NAME, MLP_BASELINE_NAME
+from labkit.graph.training import GRAPH_CANDIDATE
 
-CLASSICAL_MODELS = (finetune.BASELINE_NAME, "tfidf-lr-all-text", "tfidf-mlp", "textgcn")
+CLASSICAL_MODELS = (finetune.BASELINE_NAME, ALL_TEXT_BASELINE_NAME, MLP_BASELINE_NAME, GRAPH_CANDIDATE)
 """Candidates that are not transformers: no recipe, no checkpoint, no options."""
 
 
@@ -88,9 +90,9 @@ def candidate_licence(model: str) -> str:
     """The licence of a candidate's pretrained weights (a selection criterion like latency)."""
     from labkit import models
 
-    if model in (finetune.BASELINE_NAME, "tfidf-lr-all-text"):
+    if model in (finetune.BASELINE_NAME, ALL_TEXT_BASELINE_NAME):
         return "BSD-3-Clause (scikit-learn code; no pretrained weights)"
-    if model in ("tfidf-mlp", "textgcn"):
+    if model in (MLP_BASELINE_NAME, GRAPH_CANDIDATE):
         return "no pretrained weights (trained from scratch by the kit's code)"
     try:
         return models.licence(model)

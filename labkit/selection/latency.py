@@ -17,6 +17,7 @@ from labkit.devices import default_device
 from labkit.errors import MissingFileError
 from labkit.files import write_json_atomically
 from labkit.finetune.baseline import ALL_TEXT_BASELINE_NAME, MLP_BASELINE_NAME
+from labkit.graph.training import GRAPH_CANDIDATE
 from labkit.selection.results import results_table
 from labkit.selection.tasks import Task, builtin_task
 
@@ -110,7 +111,7 @@ def _rebuilt_predictor(record: dict[str, Any], task: Task,
         return pipeline.predict_proba, "cpu"
     if record["model"] == MLP_BASELINE_NAME:
         return _random_tfidf_mlp(settings, train_texts, len(label_names)).predict_proba, "cpu"
-    if record["model"] == "textgcn":  # labkit.graph.GRAPH_CANDIDATE
+    if record["model"] == GRAPH_CANDIDATE:
         return _random_inductive_textgcn(settings, task, label_names).predict_proba, "cpu"
     tokenizer, model = finetune.load_classifier(record["model"], len(label_names), "random")
     device = default_device()

@@ -19,13 +19,12 @@ from labkit.devices import model_device
 from labkit.errors import ConfigError
 from labkit.files import write_folder_atomically
 from labkit.finetune.baseline import ALL_TEXT_BASELINE_NAME, MLP_BASELINE_NAME, tfidf_mlp
+from labkit.graph.training import GRAPH_CANDIDATE
 from labkit.selection.candidates import Candidate, parse_candidate
 from labkit.selection.fairness import candidate_fairness
 from labkit.selection.latency import inference_costs
 from labkit.selection.results import results_table
 from labkit.selection.tasks import Task, builtin_task
-
-GRAPH_CANDIDATE = "textgcn"  # labkit.graph.GRAPH_CANDIDATE (imported lazily: torch-heavy)
 
 # Running one candidate
 
