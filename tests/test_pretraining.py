@@ -414,6 +414,24 @@ def test_shipped_tiny_gpt_loads_and_beats_untrained():
     assert generated.shape[1] > 5
 
 
+def test_evaluate_gpt_is_the_hugging_face_loss_whatever_the_rows_at_once():
+    """Perplexity = exp of the mean next-token cross-entropy, as Hugging Face computes it with labels=input_ids;
+    running a batch a few rows at a time (to bound memory) changes nothing but the rounding."""
+    from labkit.data import load_corpus
+    from labkit.models import load
+
+    tokenizer, model = load("tiny-gpt", task="causal-lm")
+    config = P.config_from_checkpoint("tiny-gpt")
+    data = P.GPTData(tokenizer, [], list(load_corpus()["validation"]["text"][:1]), config)
+    batches = data.eval_batches(limit=7, batch_size=7)
+    with torch.no_grad():
+        reference = model(input_ids=batches[0]["input_ids"], labels=batches[0]["input_ids"]).loss.item()
+    for rows in (1, 3, 7):
+        metrics = P.evaluate_gpt(model, batches, rows_at_once=rows)
+        assert math.isclose(metrics["perplexity"], math.exp(reference), rel_tol=1e-5), rows
+        assert metrics["tokens"] == batches[0]["input_ids"].numel() - 7  # every position but each block's first
+
+
 def test_pretraining_curves_figure():
     from matplotlib.figure import Figure
 

@@ -97,12 +97,15 @@ def encode_template(tokenizer: Any, template: str, occupation: str, mask_occupat
 
 
 def masked_log_probs(model: Any, sequences: Sequence[Sequence[int]], positions: Sequence[int],
-                     token_ids: Sequence[int], pad_id: int = 0, batch_size: int = 256) -> np.ndarray:
+                     token_ids: Sequence[int], pad_id: int = 0, batch_size: int = 64) -> np.ndarray:
     """``log P(token | sequence)`` at one position of each sequence: ``(n_sequences, n_tokens)`` floats.
 
     ``model`` is a masked LM called as ``model(input_ids=(b, seq), attention_mask=(b, seq))`` returning
     ``.logits`` ``(b, seq, vocab)``; sequences are right-padded with ``pad_id`` to the longest in the batch.
-    Log-softmax over the whole vocabulary, in float64 for the subtraction that follows.
+    Log-softmax over the whole vocabulary, in float64 for the subtraction that follows. ``batch_size`` bounds
+    memory: the logits of a batch are ``(b, seq, vocab)`` floats, 25 MB for 64 sentences of 12 tokens over
+    tiny-bert's 8,192 pieces (256 at once took about 300 MB more at the peak, too much beside another kernel on
+    Binder).
     """
     import torch
 
@@ -137,7 +140,7 @@ def kurita_association(log_p_target: Any, log_p_prior: Any) -> np.ndarray:
 
 def pronoun_associations(tokenizer: Any, model: Any, occupations: Sequence[str],
                          templates: Sequence[str] = MLM_TEMPLATES, pronouns: Sequence[str] = PRONOUN_PAIR,
-                         batch_size: int = 256) -> pd.DataFrame:
+                         batch_size: int = 64) -> pd.DataFrame:
     """Every occupation in every template: the pronoun log-probabilities, raw and prior-corrected.
 
     One row per (template, occupation), templates outermost, with ``log_p_he``, ``log_p_she`` (occupation
