@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -33,7 +34,7 @@ from labkit.exercises import (
     write_student_copies,
 )
 from labkit.exercises.checks import NOT_ANSWERED, NOT_IMPLEMENTED, check_type
-from labkit.exercises.student import BEGIN, END, PLACEHOLDER, solution_regions
+from labkit.exercises.student import BEGIN, END, PLACEHOLDER, rebased_links, solution_regions, student_copy_in
 
 ROOT = Path(__file__).resolve().parent.parent
 # The notebooks whose exercises use labkit.exercises.checks (issue 18, part 1: 00-07; then 08-10). Add each newer
@@ -194,6 +195,14 @@ def test_labkit_student_writes_copies_and_refuses_to_overwrite_the_instructor_co
         write_student_copies([source / "01_toy.ipynb"], source)
 
 
+def test_relative_links_are_rebased_for_the_copies_folder() -> None:
+    markdown = ("[a](../docs/glossary.md#bert) [b](02_bert.ipynb#part-2) [c](https://example.org/x.md) [d](#top) "
+                "![e](figures/plot.png) [f](other.ipynb)")
+    assert rebased_links(markdown, Path("notebooks"), Path("notebooks/student"), {"02_bert.ipynb"}) == (
+        "[a](../../docs/glossary.md#bert) [b](02_bert.ipynb#part-2) [c](https://example.org/x.md) [d](#top) "
+        "![e](../figures/plot.png) [f](../other.ipynb)")
+
+
 # ---------------------------------------------------------------- the kit's notebooks
 
 def solution_lines(notebook: nbformat.NotebookNode) -> set[str]:
@@ -246,9 +255,13 @@ def test_the_committed_student_copy_is_up_to_date(path: Path) -> None:
     committed = STUDENT / path.name
     assert committed.is_file(), \
         f"no student copy of {path.name}: run `labkit student notebooks/ --out notebooks/student`"
-    fresh = student_copy(nbformat.read(path, as_version=4), path.name)
+    fresh = student_copy_in(path, STUDENT, {notebook.name for notebook in NOTEBOOKS})
     assert nbformat.read(committed, as_version=4) == fresh, \
         f"{committed} is stale: run `labkit student notebooks/ --out notebooks/student`"
+    for cell in fresh.cells:  # every relative link leads somewhere from the student copy's folder
+        for target in re.findall(r"\]\(([^)\s#]+)[^)\s]*\)", cell.source) if cell.cell_type == "markdown" else []:
+            if not re.match(r"^[a-z]+:", target):
+                assert (STUDENT / target).exists(), f"{path.name}: the student copy links to {target}, not there"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

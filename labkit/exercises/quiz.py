@@ -45,6 +45,7 @@ import argparse
 import ast
 import base64
 import binascii
+import copy
 import functools
 import hashlib
 import html
@@ -347,13 +348,38 @@ def questions_in(source: str) -> list[Question]:
     return [question for _, question in sorted(found, key=lambda item: item[0])]
 
 
+def is_quiz_cell(cell: Any) -> bool:
+    """Whether a notebook cell is a quiz cell: code that imports this module and makes ``Question``s."""
+    return cell.get("cell_type") == "code" and "labkit.exercises.quiz" in cell.source and "Question(" in cell.source
+
+
+def with_static_quizzes(notebook: Any) -> Any:
+    """A copy of ``notebook`` whose quiz cells are markdown cells holding ``quiz_html``: for slides and static pages.
+
+    The quiz's widget cannot run in a page without a kernel, and its code is not for reading; the questions
+    and their options are shown instead, without the answers. Cell ids and metadata are kept (but for
+    ``jupyter.source_hidden``, which would hide the questions themselves).
+    """
+    import nbformat
+
+    copied = copy.deepcopy(notebook)
+    for index, cell in enumerate(copied.cells):
+        if is_quiz_cell(cell):
+            metadata = {key: value for key, value in cell.metadata.items() if key != "jupyter"}  # not source_hidden
+            markdown = nbformat.v4.new_markdown_cell(quiz_html(questions_in(cell.source)), metadata=metadata)
+            if "id" in cell:
+                markdown["id"] = cell["id"]
+            copied.cells[index] = markdown
+    return copied
+
+
 def answer_key(path: Path | str) -> list[tuple[Question, int, str]]:
     """For an instructor: each quiz question of a notebook, the index of its right option, and its explanation."""
     import nbformat
 
     key = []
     for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type == "code" and "Question(" in cell.source:
+        if is_quiz_cell(cell):
             for question in questions_in(cell.source):
                 right = next(index for index in range(len(question.options)) if is_right(question, index))
                 key.append((question, right, feedback(question, right).removeprefix(RIGHT).strip()))

@@ -15,14 +15,16 @@ replaced by a placeholder, by this rule:
   effect) becomes ``raise NotImplementedError("your code here")``, indented like the region.
 
 The outputs and execution counts of solution cells and of check cells (cells that run
-``checks.checking()``) are cleared. Everything else (other cells, their outputs, cell ids, metadata)
-is unchanged.
+``checks.checking()``) are cleared. ``write_student_copies`` also rebases the relative links of markdown
+cells (``../docs/glossary.md``), since the copies sit in another folder. Everything else (other cells, their
+outputs, cell ids, metadata) is unchanged.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -129,6 +131,18 @@ def student_copy(notebook: nbformat.NotebookNode, name: str = "the notebook") ->
     return student
 
 
+def student_copy_in(path: Path, out_dir: Path, copied_names: set[str]) -> nbformat.NotebookNode:
+    """The student copy of the notebook at ``path`` as it is written into ``out_dir``: its relative links rebased.
+
+    ``copied_names``: the file names of the notebooks copied with it (links to those lead to their copies).
+    """
+    copied = student_copy(nbformat.read(path, as_version=4), name=Path(path).name)
+    for cell in copied.cells:
+        if cell.cell_type == "markdown":
+            cell.source = rebased_links(cell.source, Path(path).parent, Path(out_dir), copied_names)
+    return copied
+
+
 def write_student_copies(sources: Iterable[Path | str], out_dir: Path | str) -> list[Path]:
     """Write a student copy of each notebook (a folder stands for its ``*.ipynb`` files) into ``out_dir``.
 
@@ -142,12 +156,36 @@ def write_student_copies(sources: Iterable[Path | str], out_dir: Path | str) -> 
                               "choose another folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
+    copied_names = {path.name for path in notebooks}
     for path in notebooks:
-        copy_ = student_copy(nbformat.read(path, as_version=4), name=path.name)
+        copy_ = student_copy_in(path, out_dir, copied_names)
         target = out_dir / path.name
         nbformat.write(copy_, target)
         written.append(target)
     return written
+
+
+_MARKDOWN_LINK = re.compile(r"(\]\()([^)\s]+)(\))")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def rebased_links(markdown: str, source_dir: Path, out_dir: Path, copied_names: set[str]) -> str:
+    """``markdown`` with its relative link targets made relative to ``out_dir`` instead of ``source_dir``.
+
+    A student copy sits in another folder than its instructor copy, so ``../docs/glossary.md`` must become
+    ``../../docs/glossary.md`` there. Links to a notebook that is copied too (``02_bert_encoder.ipynb``)
+    keep pointing at its sibling copy; URLs, absolute paths and in-page ``#anchors`` are left alone.
+    """
+    def rebase(match: re.Match[str]) -> str:
+        target = match.group(2)
+        path, hash_, fragment = target.partition("#")
+        if not path or _SCHEME.match(path) or path.startswith("/") or (
+                Path(path).name in copied_names and Path(path).parent == Path(".")):
+            return match.group(0)
+        moved = os.path.relpath((Path(source_dir) / path).resolve(), Path(out_dir).resolve())
+        return match.group(1) + Path(moved).as_posix() + hash_ + fragment + match.group(3)
+
+    return _MARKDOWN_LINK.sub(rebase, markdown)
 
 
 def notebook_paths(sources: Iterable[Path | str]) -> list[Path]:

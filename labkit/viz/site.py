@@ -30,7 +30,6 @@ and the build fails if anything on it would be loaded from the network.
 
 from __future__ import annotations
 
-import copy
 import html
 import re
 import shutil
@@ -43,6 +42,7 @@ from urllib.parse import unquote
 import nbformat
 
 from labkit.errors import LabkitError
+from labkit.exercises.quiz import with_static_quizzes
 from labkit.exercises.student import notebook_paths
 from labkit.paths import REPO_ROOT
 from labkit.viz.slides import (
@@ -214,8 +214,9 @@ def notebook_html(notebook: nbformat.NotebookNode, title: str, links: dict[str, 
 
 
 def without_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` whose widget outputs are a one-line note (progress bars their own) and no widget state."""
-    copied = copy.deepcopy(notebook)
+    """A copy of ``notebook`` with its quizzes static, widget outputs a one-line note (progress bars their own) and
+    no widget state."""
+    copied = with_static_quizzes(notebook)  # a quiz's questions, without its answers, instead of its code
     copied.metadata.pop("widgets", None)  # saved widget state would make the page load a widget manager
     for cell in copied.cells:
         for output in cell.get("outputs", []):

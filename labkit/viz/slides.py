@@ -46,6 +46,7 @@ from pathlib import Path
 import nbformat
 
 from labkit.errors import LabkitError
+from labkit.exercises.quiz import with_static_quizzes
 from labkit.exercises.student import is_solution_cell, notebook_paths
 
 VENDOR = Path(__file__).resolve().parent / "vendor" / "slides"
@@ -200,7 +201,7 @@ def deck_html(notebook: nbformat.NotebookNode, name: str) -> str:
     from jinja2 import DictLoader
     from nbconvert.exporters import SlidesExporter
 
-    deck = with_slide_metadata(notebook)
+    deck = with_slide_metadata(with_static_quizzes(notebook))  # a quiz's widget cannot run in a deck
     deck.metadata.pop("widgets", None)  # saved widget state would make the page load a widget manager from unpkg
     for cell in deck.cells:
         for output in cell.get("outputs", []):
