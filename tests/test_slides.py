@@ -18,6 +18,7 @@ from labkit.viz.slides import (
     VENDOR,
     WIDGET_NOTE,
     deck_html,
+    deck_links,
     export_decks,
     remote_references,
     slide_type,
@@ -56,6 +57,8 @@ def test_every_notebook_exports_to_a_deck_that_loads_nothing_remote(decks: dict[
     assert remote_references(page) == []
     for forbidden in ("unpkg.com", "cdnjs.cloudflare.com", "cdn.jsdelivr.net", "MathJax.Hub"):
         assert forbidden not in page, f"{deck.name} still mentions {forbidden}"
+    assert page.count('class="labkit-quiz"') == 1 and "digest=" not in page, "the quiz as questions, not code"
+    assert "glossary.md" not in page, "a link the deck's folder cannot follow"
     local = [reference for reference in LOCAL_REFERENCE.findall(page) if not reference.startswith("data:")]
     assert {f"{ASSETS}/jquery.min.js", f"{ASSETS}/require.js", f"{ASSETS}/mathjax/tex-svg-full.js",
             f"{ASSETS}/reveal.js/dist/reveal.css", f"{ASSETS}/reveal.js/dist/theme/white.css"} <= set(local)
@@ -197,3 +200,13 @@ def test_labkit_figures_writes_png_and_svg_at_the_chosen_dpi(tmp_path: Path, cap
     assert "unknown figure" in capsys.readouterr().err
     assert main(["figures", "--out", str(tmp_path), "--dpi", "5"]) == 2
     assert main(["figures", "--list"]) == 0 and "07-deletion-curves" in capsys.readouterr().out
+
+
+def test_deck_links_lead_to_decks_or_become_text() -> None:
+    markdown = ("[the glossary](../docs/glossary.md#bert), [notebook 05](05_fine_tuning.ipynb#part-2), "
+                "[a paper](https://arxiv.org/abs/1810.04805), [above](#setup), ![a figure](figures/a.png)")
+    assert deck_links("[`[UNK]`](../docs/glossary.md#unk) and [`[CLS]`](../docs/glossary.md#cls-and-sep)") == \
+        "`[UNK]` and `[CLS]`"
+    assert deck_links(markdown) == (
+        "the glossary, [notebook 05](05_fine_tuning.slides.html#part-2), [a paper](https://arxiv.org/abs/1810.04805), "
+        "[above](#setup), ![a figure](figures/a.png)")

@@ -202,6 +202,9 @@ def deck_html(notebook: nbformat.NotebookNode, name: str) -> str:
     from nbconvert.exporters import SlidesExporter
 
     deck = with_slide_metadata(with_static_quizzes(notebook))  # a quiz's widget cannot run in a deck
+    for cell in deck.cells:
+        if cell.cell_type == "markdown":
+            cell.source = deck_links(cell.source)
     deck.metadata.pop("widgets", None)  # saved widget state would make the page load a widget manager from unpkg
     for cell in deck.cells:
         for output in cell.get("outputs", []):
@@ -215,6 +218,28 @@ def deck_html(notebook: nbformat.NotebookNode, name: str) -> str:
     if problems:
         raise RemoteReferenceError(f"the slides of {name} would load from the network: " + "; ".join(problems[:5]))
     return page
+
+
+_MARKDOWN_LINK = re.compile(r"(!?)\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(([^)\s]+)\)")  # text may hold [CLS]
+
+
+def deck_links(markdown: str) -> str:
+    """``markdown`` with its links made right for a deck beside the other decks.
+
+    A link to a notebook (``05_fine_tuning.ipynb#part``) leads to its deck (``05_fine_tuning.slides.html#part``);
+    another relative link (the glossary, ``../docs/glossary.md#bert``) would lead nowhere from the decks' folder,
+    so only its text stays. URLs, in-page anchors and images are kept.
+    """
+    def replace(match: re.Match[str]) -> str:
+        image, text, target = match.groups()
+        path, hash_, fragment = target.partition("#")
+        if image or not path or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", path) or path.startswith("/"):
+            return match.group(0)
+        if path.endswith(".ipynb") and "/" not in path:
+            return f"[{text}]({path.removesuffix('.ipynb')}.slides.html{hash_}{fragment})"
+        return text
+
+    return _MARKDOWN_LINK.sub(replace, markdown)
 
 
 def remote_references(page: str) -> list[str]:
