@@ -249,6 +249,23 @@ def print_table(result: dict) -> None:
           f"({'within' if peak < BINDER_MEMORY_MB else 'OVER'} the limit)")
 
 
+def run_record(argv: list[str]) -> dict:
+    """What produced a result: the command, the commit (and whether the tree had changes), versions, machine, time."""
+    from labkit.reproducibility import package_versions
+
+    def git(*arguments: str) -> str:
+        done = subprocess.run(["git", *arguments], capture_output=True, text=True, check=False,
+                              cwd=Path(__file__).resolve().parent)
+        return done.stdout.strip() if done.returncode == 0 else "unknown"
+
+    cpu_models = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")] if Path("/proc/cpuinfo").is_file() else []
+    return {"command": "python benchmarks/binder_session.py " + " ".join(argv), "commit": git("rev-parse", "HEAD"),
+            "uncommitted_changes": git("status", "--porcelain") not in ("", "unknown"),
+            "versions": package_versions(), "cpu_model": cpu_models[0] if cpu_models else "unknown",
+            "cores": os.cpu_count(), "created": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path, help="the notebooks, run in the order given")
@@ -267,7 +284,7 @@ def main() -> None:
     result = measure(arguments.notebooks, arguments.cpu, arguments.interval, arguments.timeout, arguments.log)
     print_table(result)
     if arguments.json:
-        arguments.json.write_text(json.dumps(result, indent=1) + "\n")
+        arguments.json.write_text(json.dumps({"run": run_record(sys.argv[1:]), **result}, indent=1) + "\n")
     if any(row["status"] != "ok" for row in result["rows"]) or result["session_peak_pss_mb"] >= BINDER_MEMORY_MB:
         sys.exit(1)
 

@@ -157,7 +157,6 @@ def test_binder_pins_match_requirements() -> None:
     # Threads. A Binder session gets one CPU, but torch (OpenMP, MKL) starts a thread per core the host shows
     # unless told otherwise. binder/start, which repo2docker runs at every launch before the server, sets one
     # thread; README says so; and benchmarks/binder_session.py measures a session with those same settings.
-    import importlib.util
     import os
 
     start = REPO / "binder" / "start"
@@ -173,10 +172,66 @@ def test_binder_pins_match_requirements() -> None:
     binder_section = readme[readme.index("## Running on Binder"):].split("\n## ", 1)[0]
     assert "binder/start" in binder_section and "OMP_NUM_THREADS=1" in binder_section, \
         "README's Binder section should say that binder/start runs torch on one thread"
-    spec = importlib.util.spec_from_file_location("binder_session", REPO / "benchmarks" / "binder_session.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    benchmark = load_script(REPO / "benchmarks" / "binder_session.py")
     assert benchmark.THREAD_VARIABLES == {name: exported[name] for name in benchmark.THREAD_VARIABLES}
+    # ... and no notebook undoes it: a notebook may lower torch's thread count, never raise it (the session check
+    # in binder_session.py found notebooks that set two threads, which on one CPU only makes them fight).
+    for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
+        for count in re.findall(r"set_num_threads\((\w+)\)", notebook.read_text()):
+            assert count in ("1", "threads", "previous_threads"), f"{notebook.name}: torch.set_num_threads({count})"
+
+
+def load_script(path: Path):  # noqa: ANN201 (a module)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_binder_badge_is_built_from_the_repositorys_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    badge = load_script(REPO / "binder" / "badge.py")
+    expected = ("[![Launch on Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/ada/lab-kit/main"
+                "?urlpath=lab%2Ftree%2Fnotebooks%2Fstudent%2F00_welcome.ipynb)")  # mybinder.org's documented form
+    for url in ("https://github.com/ada/lab-kit", "https://github.com/ada/lab-kit.git",
+                "git@github.com:ada/lab-kit.git", "ssh://git@github.com/ada/lab-kit"):
+        assert badge.badge(url) == expected, url
+    for url in ("https://gitlab.com/ada/lab-kit", "/work/main", "https://github.com/ada"):
+        with pytest.raises(ValueError, match="not a GitHub repository URL"):
+            badge.owner_and_name(url)
+    assert (REPO / badge.FIRST_NOTEBOOK).is_file()
+    assert badge.main(["--check"]) == 0, "README's badge is not the one binder/badge.py builds"
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Kit\n\n{badge.BEGIN}\nold\n{badge.END}\n\nThe rest.\n")
+    monkeypatch.setattr(badge, "README", readme)
+    assert badge.main(["https://github.com/ada/lab-kit"]) == 0
+    assert readme.read_text() == f"# Kit\n\n{badge.BEGIN}\n{expected}\n{badge.END}\n\nThe rest.\n"
+    assert badge.main(["--check"]) == 0 and badge.main(["https://example.org/x"]) == 2
+
+
+def test_readme_and_the_guide_report_the_shipped_binder_session() -> None:
+    """README's Binder column and the session's peak are the shipped run's numbers (benchmarks/results/)."""
+    import json
+
+    result = json.loads((REPO / "benchmarks" / "results" / "binder_session.json").read_text())
+    assert result["run"]["versions"]["torch"].startswith("2.13.0") and result["thread_variables"] == {
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    rows = {row["notebook"]: row for row in result["rows"]}
+    assert set(rows) == {path.name for path in (REPO / "notebooks").glob("*.ipynb")}, "a notebook was not measured"
+    assert all(row["status"] == "ok" and row["kernels_open"] <= 2 for row in rows.values())
+    readme = (REPO / "README.md").read_text()
+    for name, row in rows.items():
+        line = next(line for line in readme.splitlines() if line.startswith(f"| [`{name}`]"))
+        assert line.rstrip().endswith(f"| {round(row['run_seconds'])} s |"), f"README's Binder time for {name}"
+    peak = result["session_peak_pss_mb"]
+    assert peak < 2048
+    guide = (REPO / "docs" / "instructor_guide.md").read_text()
+    for text in (readme, guide):
+        assert f"{peak:,.0f} MB, {peak / 2048:.0%} of" in " ".join(text.split())
+    first = rows["00_welcome.ipynb"]
+    assert f"notebook 00 alone peaked at {first['peak_pss_mb']:,.0f} MB, the server's " \
+           f"{result['server_alone_pss_mb']:.0f} included" in " ".join(guide.split())
 
 
 def test_grouped_bars_and_line_chart() -> None:

@@ -3,10 +3,12 @@ instructor guide (its table of times is recomputed from the notebooks and README
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from labkit.viz.site import heading_anchor
 
@@ -87,36 +89,104 @@ def test_heading_anchor_follows_githubs_rule() -> None:
     assert heading_anchor("tiny-bert and tiny-gpt") == "tiny-bert-and-tiny-gpt"
 
 
-# ---------------------------------------------------------------- the instructor guide's table of times
+# ---------------------------------------------------------------- links from the notebooks
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+GLOSSARY_LINK = re.compile(r"\]\(\.\./docs/glossary\.md#([^)\s]+)\)")
+
+
+def test_the_notebooks_link_every_term_to_its_entry() -> None:
+    """Each term is linked where it first appears: its first link is in the first notebook that teaches it, or
+    earlier."""
+    linked: dict[str, list[str]] = {}
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                for anchor in GLOSSARY_LINK.findall(cell.source):
+                    linked.setdefault(anchor, []).append(path.name)
+    unknown = sorted(set(linked) - set(ANCHORS))
+    assert not unknown, f"links to glossary anchors that do not exist: {unknown}"
+    unlinked = [heading for heading, anchor in zip(HEADINGS, ANCHORS, strict=True) if anchor not in linked]
+    assert not unlinked, f"glossary terms no notebook links to: {unlinked}"
+    for heading, text in entries().items():  # the first link is in the first notebook the entry says teaches it
+        taught = re.findall(r"\(\.\./notebooks/(\d\d)_", text)
+        first_link = linked[heading_anchor(heading)][0][:2]
+        assert not taught or first_link <= min(taught), f"{heading}: linked first in {first_link}, taught in {taught}"
+
+
+# ---------------------------------------------------------------- expected times: the headers and the guide
 
 GUIDE = ROOT / "docs" / "instructor_guide.md"
-WORDS_PER_MINUTE = 150  # the reading pace the guide states
+WORDS_PER_MINUTE = 150  # the reading pace the guide and the notebooks' headers state
+HEADER_TIME = re.compile(
+    r"\*\*Expected time:\*\* about (\d+) minutes: (\d+) of reading .*?, (\d+) for the (?:exercise|\d+ exercises) .*?, "
+    r"(\d+) for the quiz at the end, and (a minute|\d+ minutes) to run every cell \(README: ([^ ]+ s) on 2 CPU cores, "
+    r"(\d+ s) on Binder's one CPU\)",
+    re.DOTALL)
 
 
-def readme_run_times() -> dict[str, str]:
-    """Notebook file name -> the run-time cell of README's notebook table (its last column)."""
+def readme_run_times() -> dict[str, tuple[str, str]]:
+    """Notebook file name -> (run time on 2 CPU cores, on Binder's 1 CPU), from README's notebook table."""
     found = {}
     for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
-        match = re.match(r"\|\s*\[`([\w.-]+\.ipynb)`\]\([^)]*\)\s*\|.*\|\s*([^|]*?)\s*\|\s*$", line)
+        match = re.match(r"\|\s*\[`([\w.-]+\.ipynb)`\]\([^)]*\)\s*\|", line)
         if match:
-            found[match.group(1)] = match.group(2)
+            columns = [column.strip() for column in line.strip().strip("|").split("|")]
+            assert len(columns) == 4, f"README's row for {match.group(1)} should have 4 columns: {columns}"
+            found[match.group(1)] = (columns[2], columns[3])
     return found
 
 
-def expected_row(path: Path, run_times: dict[str, str]) -> list[str]:
-    """The guide's row for a notebook, computed from the notebook and README."""
+def expected_times(path: Path, run_times: dict[str, tuple[str, str]]) -> dict[str, object]:
+    """A notebook's times by the rule its header and the guide state, computed from the notebook and README.
+
+    Reading: the words of every markdown cell at 150 a minute; exercises: the sum of the answer cells' own
+    estimates; the quiz: a minute a question; running: README's run time on 2 cores, rounded up to whole
+    minutes; the total: their sum, rounded to the nearest 5 minutes.
+    """
     notebook = nbformat.read(path, as_version=4)
     prose = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
-    reading = round(sum(len(text.split()) for text in prose) / WORDS_PER_MINUTE)
-    answers = sum("### BEGIN SOLUTION" in cell.source for cell in notebook.cells if cell.cell_type == "code")
     stated = [int(minutes) for text in prose
               for minutes in re.findall(r"Difficulty: [\w-]+ · about (\d+) minutes", text)]
-    if len(stated) == answers:
-        minutes, total = str(sum(stated)), str(reading + sum(stated))
-    else:
-        minutes = "none stated yet" if not stated else f"{sum(stated)} (for {len(stated)})"
-        total = f"{reading} + exercises"
-    return [run_times.get(path.name, "not in README yet"), str(reading), str(answers), minutes, total]
+    answers = sum("### BEGIN SOLUTION" in cell.source for cell in notebook.cells if cell.cell_type == "code")
+    assert len(stated) == answers, f"{path.name}: {answers} answer cells but {len(stated)} time estimates"
+    questions = sum(source.count("Question(") for source in
+                    (cell.source for cell in notebook.cells if cell.cell_type == "code" and "labkit.exercises.quiz"
+                     in cell.source))
+    two_cores, binder = run_times[path.name]
+    running = max(1, math.ceil(int(re.fullmatch(r"~(\d+) s", two_cores).group(1)) / 60))
+    reading = round(sum(len(text.split()) for text in prose) / WORDS_PER_MINUTE)
+    total = 5 * round((reading + sum(stated) + questions + running) / 5)
+    return dict(two_cores=two_cores, binder=binder, reading=reading, answers=answers, exercises=sum(stated),
+                questions=questions, running=running, total=total)
+
+
+def close(have: int, want: int, slack: float = 0.15) -> bool:
+    """Reading times move a little with every prose edit: stated and computed may differ by 2 minutes or 15%."""
+    return abs(have - want) <= max(2, slack * want)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
+def test_each_notebook_opens_with_goals_prerequisites_and_its_time_by_the_rule(path: Path) -> None:
+    times = expected_times(path, readme_run_times())
+    notebook = nbformat.read(path, as_version=4)
+    assert "**In this notebook you will**" in notebook.cells[0].source, f"{path.name}: the learning goals"
+    header = notebook.cells[1].source
+    assert header.startswith("**Before you start**") and "**Prerequisites:**" in header
+    match = HEADER_TIME.search(header)
+    assert match, f"{path.name}: the header's expected-time sentence is not in its usual form"
+    total, reading, exercises, questions, running, two_cores, binder = match.groups()
+    running = 1 if running == "a minute" else int(running.split()[0])
+    assert (int(exercises), int(questions), running, two_cores, binder) == (
+        times["exercises"], times["questions"], times["running"], times["two_cores"], times["binder"]), \
+        f"{path.name}: {times}"
+    assert close(int(reading), times["reading"]) and close(int(total), times["total"], 0.1), f"{path.name}: {times}"
+
+
+def guide_row(path: Path, times: dict[str, object]) -> str:
+    return (f"| [{path.name[:2]}](../notebooks/{path.name}) | {times['two_cores']} | {times['binder']} | "
+            f"{times['reading']} | {times['answers']} | {times['exercises']} | {times['questions']} | "
+            f"{times['total']} |")
 
 
 def test_the_instructor_guides_times_are_the_notebooks_and_readmes() -> None:
@@ -124,17 +194,40 @@ def test_the_instructor_guides_times_are_the_notebooks_and_readmes() -> None:
             for match in re.finditer(r"^\| \[\d\d\]\(\.\./notebooks/([\w.-]+\.ipynb)\) \|(.*)\|$",
                                      GUIDE.read_text(encoding="utf-8"), re.MULTILINE)}
     run_times = readme_run_times()
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        expected = expected_row(path, run_times)
-        row = f"| [{path.name[:2]}](../notebooks/{path.name}) | " + " | ".join(expected) + " |"
+    for path in NOTEBOOKS:
+        times = expected_times(path, run_times)
+        row = guide_row(path, times)
         assert path.name in rows, f"the instructor guide's table has no row for {path.name}; add:\n{row}"
         stated = rows[path.name]
-        # exact: README's run time, the number of exercises, their stated minutes, the form of the total
-        assert [stated[0], stated[2], stated[3]] == [expected[0], expected[2], expected[3]], \
-            f"{path.name}: the guide's row is out of date; it is now:\n{row}"
-        assert re.sub(r"\d+", "N", stated[4]) == re.sub(r"\d+", "N", expected[4]), f"{path.name}: now:\n{row}"
+        # exact: README's run times, the exercises, their stated minutes, the quiz's questions
+        assert [stated[0], stated[1], stated[3], stated[4], stated[5]] == [
+            times["two_cores"], times["binder"], str(times["answers"]), str(times["exercises"]),
+            str(times["questions"])], f"{path.name}: the guide's row is out of date; it is now:\n{row}"
         # within a tolerance: the reading time, and so the total (prose edits move them a little)
-        for column in (1, 4):
-            have, want = int(stated[column].split()[0]), int(expected[column].split()[0])
-            assert abs(have - want) <= max(2, 0.15 * want), f"{path.name}: the times moved; the row is now:\n{row}"
-    assert set(rows) == {path.name for path in (ROOT / "notebooks").glob("*.ipynb")}, "a row for a removed notebook"
+        assert close(int(stated[2]), times["reading"]) and close(int(stated[6]), times["total"], 0.1), \
+            f"{path.name}: the times moved; the row is now:\n{row}"
+    assert set(rows) == {path.name for path in NOTEBOOKS}, "a row for a removed notebook"
+
+
+def test_the_90_minute_sessions_use_the_notebooks_reading_times_and_fit() -> None:
+    """Each plan's reading times are the notebooks', its sums are right, and its total fits 90 minutes."""
+    text = GUIDE.read_text(encoding="utf-8")
+    section = text[text.index("## A 90-minute session"):].split("\n## ", 1)[0]
+    run_times = readme_run_times()
+    sessions = re.findall(r"^- \*\*(.+?)\*\*:(.*?)(?=^- \*\*|\Z)", section, re.MULTILINE | re.DOTALL)
+    assert len(sessions) == 4
+    for title, plan in sessions:
+        plan = " ".join(plan.split())
+        for number, minutes in re.findall(r"notebook (\d\d) \((\d+) minutes of reading\)", plan):
+            path = next(path for path in NOTEBOOKS if path.name.startswith(number))
+            assert close(int(minutes), expected_times(path, run_times)["reading"]), f"{title}: notebook {number}"
+        for terms, total in re.findall(r"\(((?:\d+ \+ )+\d+) = (\d+) minutes\)", plan):
+            assert sum(map(int, terms.split(" + "))) == int(total), f"{title}: {terms} = {total}"
+        reading = sum(map(int, re.findall(r"\((?:about )?(\d+) minutes of reading", plan)))
+        sums = re.findall(r"\(((?:\d+ \+ )+\d+)(?: = \d+ minutes)?\)", plan) + re.findall(
+            r"((?:\d+ \+ )+\d+) of exercises", plan)
+        exercises = sum(int(minutes) for terms in sums for minutes in terms.split(" + "))
+        quiz = sum(map(int, re.findall(r"quiz \(\d+ questions, (\d+) minutes\)", plan)))
+        stated = int(re.findall(r"about (\d+) minutes", plan)[-1])
+        assert stated == reading + exercises + quiz, f"{title}: {reading} + {exercises} + {quiz} != {stated}"
+        assert stated <= 90, f"{title}: {stated} minutes do not fit a 90-minute session"

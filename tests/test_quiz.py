@@ -19,6 +19,7 @@ from labkit.exercises.quiz import (
     Question,
     answer_key,
     feedback,
+    is_quiz_cell,
     is_right,
     main,
     make_question,
@@ -29,13 +30,16 @@ from labkit.exercises.quiz import (
     quiz_html,
     quiz_text,
     seal,
+    with_static_quizzes,
 )
+from labkit.exercises.student import is_check_cell, is_solution_cell, student_copy
 
 PROMPT = "Why are the scores divided by √d_k before the softmax?"
 OPTIONS = ["So that each row of weights sums to 1",
            "So that the scores keep unit scale and the softmax does not saturate",
            "So that tokens cannot attend to padding"]
 EXPLANATION = "Unscaled, the scores' spread grows like √d_k, the softmax saturates and its gradient vanishes."
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 HINT = "Part 2 measured the largest weight as d_k grows, with and without the scaling."
 
 
@@ -191,3 +195,42 @@ def test_the_command_prints_the_digest_and_a_notebooks_answer_key(tmp_path: Path
     assert f"B. {OPTIONS[1]}" in capsys.readouterr().out
     assert main([PROMPT, "-1"]) == 2 and "index" in capsys.readouterr().err
     assert main(["--answers", str(tmp_path / "missing.ipynb")]) == 2
+
+
+# ---------------------------------------------------------------- the kit's notebooks
+
+def quiz_cells(notebook: nbformat.NotebookNode) -> list[int]:
+    return [index for index, cell in enumerate(notebook.cells) if is_quiz_cell(cell)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
+def test_every_notebook_ends_with_a_quiz_that_keeps_its_answers_out_of_the_source(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    cells = quiz_cells(notebook)
+    assert len(cells) == 1, f"{path.name}: {len(cells)} quiz cells"
+    index = cells[0]
+    cell = notebook.cells[index]
+    last_check = max(position for position, other in enumerate(notebook.cells) if is_check_cell(other))
+    assert index > last_check, "the quiz comes after the last exercise's check cell"
+    assert not is_check_cell(cell) and not is_solution_cell(cell)
+    assert notebook.cells[index - 1].source.startswith("## Self-check quiz"), "the quiz has its introduction"
+    questions = questions_in(cell.source)  # each one checked: one right option, sealed explanation, honest hint
+    assert 3 <= len(questions) <= 5
+    rights = [next(n for n in range(len(q.options)) if is_right(q, n)) for q in questions]
+    assert len(set(rights)) > 1, f"{path.name}: the right option is always {LETTERS[rights[0]]}"
+    assert all(question.explanation.startswith(SEALED) for question in questions)
+    for question, right in zip(questions, rights, strict=True):  # the hint never quotes the right option
+        assert question.options[right].lower() not in question.hint.lower()
+    assert student_copy(notebook, path.name).cells[index] == cell, "the student copy keeps the quiz as it is"
+
+
+def test_static_quizzes_show_the_questions_without_code_or_answers() -> None:
+    cell = "from labkit.exercises.quiz import Question, quiz\n\nquiz([\n" + question_source(example(2)) + "\n])"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A lesson"),
+                                               nbformat.v4.new_code_cell(cell)])
+    static = with_static_quizzes(notebook)
+    assert notebook.cells[1].cell_type == "code", "the notebook itself is not changed"
+    assert [c.cell_type for c in static.cells] == ["markdown", "markdown"]
+    assert static.cells[1].source == quiz_html([example(2)]) and static.cells[1].id == notebook.cells[1].id
+    assert "digest" not in static.cells[1].source and SEALED not in static.cells[1].source
+    nbformat.validate(static)

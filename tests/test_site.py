@@ -163,6 +163,10 @@ def test_the_whole_kit_builds_offline_without_execution(tmp_path: Path, capsys: 
         assert f">{title}</a>" in index.replace("&#x27;", "'"), f"{path.name}: its title is not in the index"
         if path.name in descriptions:  # README's one-line description, rendered
             assert descriptions[path.name].split("`")[0].strip()[:40] in index, f"{path.name}: no description"
+    for name in names:  # the quiz shown as its questions, not its code; glossary links lead to the glossary's page
+        page = pages[name]
+        assert page.count('class="labkit-quiz"') == 1 and "digest=" not in page and "sealed:" not in page, name
+        assert "glossary.html#" in page and "glossary.md" not in re.sub(r"<code>.*?</code>", "", page), name
     for document in documents:
         assert f'href="{document.stem}.html"' in index
         page = pages[f"{document.stem}.html"]
