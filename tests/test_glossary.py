@@ -10,7 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit.viz.site import heading_anchor
+from labkit.exercises.quiz import is_quiz_cell, questions_in
+from labkit.viz.site import heading_anchor, readme_notebook_table
 
 ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = ROOT / "docs" / "glossary.md"
@@ -128,12 +129,9 @@ HEADER_TIME = re.compile(
 def readme_run_times() -> dict[str, tuple[str, str]]:
     """Notebook file name -> (run time on 2 CPU cores, on Binder's 1 CPU), from README's notebook table."""
     found = {}
-    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
-        match = re.match(r"\|\s*\[`([\w.-]+\.ipynb)`\]\([^)]*\)\s*\|", line)
-        if match:
-            columns = [column.strip() for column in line.strip().strip("|").split("|")]
-            assert len(columns) == 4, f"README's row for {match.group(1)} should have 4 columns: {columns}"
-            found[match.group(1)] = (columns[2], columns[3])
+    for name, cells in readme_notebook_table(ROOT / "README.md").items():
+        assert len(cells) == 3, f"README's row for {name} should have 4 columns: {cells}"
+        found[name] = (cells[1], cells[2])
     return found
 
 
@@ -150,9 +148,7 @@ def expected_times(path: Path, run_times: dict[str, tuple[str, str]]) -> dict[st
               for minutes in re.findall(r"Difficulty: [\w-]+ · about (\d+) minutes", text)]
     answers = sum("### BEGIN SOLUTION" in cell.source for cell in notebook.cells if cell.cell_type == "code")
     assert len(stated) == answers, f"{path.name}: {answers} answer cells but {len(stated)} time estimates"
-    questions = sum(source.count("Question(") for source in
-                    (cell.source for cell in notebook.cells if cell.cell_type == "code" and "labkit.exercises.quiz"
-                     in cell.source))
+    questions = sum(len(questions_in(cell.source)) for cell in notebook.cells if is_quiz_cell(cell))
     two_cores, binder = run_times[path.name]
     running = max(1, math.ceil(int(re.fullmatch(r"~(\d+) s", two_cores).group(1)) / 60))
     reading = round(sum(len(text.split()) for text in prose) / WORDS_PER_MINUTE)

@@ -169,6 +169,11 @@ _MARKDOWN_LINK = re.compile(r"(\]\()([^)\s]+)(\))")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
+def is_relative_path(target: str) -> bool:
+    """Whether a link's path (its ``#fragment`` removed) is relative: not empty, not a URL, not absolute."""
+    return bool(target) and not _SCHEME.match(target) and not target.startswith("/")
+
+
 def rebased_links(markdown: str, source_dir: Path, out_dir: Path, copied_names: set[str]) -> str:
     """``markdown`` with its relative link targets made relative to ``out_dir`` instead of ``source_dir``.
 
@@ -179,8 +184,7 @@ def rebased_links(markdown: str, source_dir: Path, out_dir: Path, copied_names: 
     def rebase(match: re.Match[str]) -> str:
         target = match.group(2)
         path, hash_, fragment = target.partition("#")
-        if not path or _SCHEME.match(path) or path.startswith("/") or (
-                Path(path).name in copied_names and Path(path).parent == Path(".")):
+        if not is_relative_path(path) or (Path(path).name in copied_names and Path(path).parent == Path(".")):
             return match.group(0)
         moved = os.path.relpath((Path(source_dir) / path).resolve(), Path(out_dir).resolve())
         return match.group(1) + Path(moved).as_posix() + hash_ + fragment + match.group(3)

@@ -42,18 +42,16 @@ from urllib.parse import unquote
 import nbformat
 
 from labkit.errors import LabkitError
-from labkit.exercises.quiz import with_static_quizzes
-from labkit.exercises.student import notebook_paths
+from labkit.exercises.student import is_relative_path, notebook_paths
 from labkit.paths import REPO_ROOT
 from labkit.viz.slides import (
     ASSETS,
     VENDOR,
-    WIDGET_NOTE,
-    WIDGET_VIEW,
     RemoteReferenceError,
     _refuse_mermaid,
     remote_references,
     vendored_slide_files,
+    without_widgets,
 )
 
 SITE_ASSETS = ("mathjax/tex-svg-full.js", "mathjax/LICENSE", "require.js")  # from labkit/viz/vendor/slides/
@@ -206,25 +204,11 @@ def notebook_html(notebook: nbformat.NotebookNode, title: str, links: dict[str, 
     from jinja2 import DictLoader
     from nbconvert.exporters import HTMLExporter
 
-    page_notebook = without_widgets(notebook)
+    page_notebook = without_widgets(notebook, progress_note=PROGRESS_NOTE)
     exporter = HTMLExporter(extra_loaders=[DictLoader({"labkit_site.html.j2": TEMPLATE})],
                             template_file="labkit_site.html.j2")
     page, _ = exporter.from_notebook_node(page_notebook, resources={"metadata": {"name": title}, "labkit_nav": nav})
     return checked_offline(rewrite_links(page, links or {}), title)
-
-
-def without_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` with its quizzes static, widget outputs a one-line note (progress bars their own) and
-    no widget state."""
-    copied = with_static_quizzes(notebook)  # a quiz's questions, without its answers, instead of its code
-    copied.metadata.pop("widgets", None)  # saved widget state would make the page load a widget manager
-    for cell in copied.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if WIDGET_VIEW in data:
-                is_progress_bar = "Progress(" in str(data.get("text/plain", ""))  # tqdm's bars are widgets too
-                output["data"] = {"text/plain": PROGRESS_NOTE if is_progress_bar else WIDGET_NOTE}
-    return copied
 
 
 def checked_offline(page: str, name: str) -> str:
@@ -236,14 +220,13 @@ def checked_offline(page: str, name: str) -> str:
 
 
 _HREF = re.compile(r'href="([^"#?]*)([^"]*)"')
-_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
 def rewrite_links(page: str, links: dict[str, str]) -> str:
     """``page`` with each relative ``href`` to a file named in ``links`` pointed at its page (fragment kept)."""
     def replace(match: re.Match[str]) -> str:
         target, rest = match.group(1), match.group(2)
-        if not target or _SCHEME.match(target) or target.startswith("/"):
+        if not is_relative_path(target):
             return match.group(0)
         page_name = links.get(unquote(target).rsplit("/", 1)[-1])
         return f'href="{page_name}{rest}"' if page_name else match.group(0)
@@ -264,16 +247,21 @@ def title_and_summary(notebook: nbformat.NotebookNode, default: str) -> tuple[st
     return default, ""
 
 
-def descriptions_from_readme(readme: Path) -> dict[str, str]:
-    """Notebook file name -> the "what it teaches" cell of README's notebook table (markdown), if README has one."""
+def readme_notebook_table(readme: Path) -> dict[str, list[str]]:
+    """Notebook file name -> the other cells of its row in README's notebook table (markdown, stripped), if any."""
     if not readme.is_file():
         return {}
     found = {}
     for line in readme.read_text(encoding="utf-8").splitlines():
-        match = re.match(r"\|\s*\[`([\w.-]+\.ipynb)`\]\([^)]*\)\s*\|(.*?)\|", line)
+        match = re.match(r"\|\s*\[`([\w.-]+\.ipynb)`\]\([^)]*\)\s*\|", line)
         if match:
-            found[match.group(1)] = match.group(2).strip()
+            found[match.group(1)] = [cell.strip() for cell in line[match.end():].rstrip().rstrip("|").split("|")]
     return found
+
+
+def descriptions_from_readme(readme: Path) -> dict[str, str]:
+    """Notebook file name -> the "what it teaches" cell of README's notebook table (markdown), if README has one."""
+    return {name: cells[0] for name, cells in readme_notebook_table(readme).items()}
 
 
 def navigation(neighbours: tuple[Path | None, Path | None], documents: Sequence[Path]) -> str:

@@ -47,7 +47,7 @@ import nbformat
 
 from labkit.errors import LabkitError
 from labkit.exercises.quiz import with_static_quizzes
-from labkit.exercises.student import is_solution_cell, notebook_paths
+from labkit.exercises.student import is_relative_path, is_solution_cell, notebook_paths
 
 VENDOR = Path(__file__).resolve().parent / "vendor" / "slides"
 JQUERY = Path(__file__).resolve().parent / "vendor" / "jquery.min.js"
@@ -196,20 +196,29 @@ def export_deck(path: Path | str, out_dir: Path | str, *, execute: bool = False,
     return target
 
 
+def without_widgets(notebook: nbformat.NotebookNode, progress_note: str = WIDGET_NOTE) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` for a page without a kernel: quizzes static, no widget state, and each widget output
+    a one-line note (``WIDGET_NOTE``; tqdm's progress bars, widgets too, ``progress_note``)."""
+    copied = with_static_quizzes(notebook)  # a quiz's questions, without its answers, instead of its code
+    copied.metadata.pop("widgets", None)  # saved widget state would make the page load a widget manager from unpkg
+    for cell in copied.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data:
+                is_progress_bar = "Progress(" in str(data.get("text/plain", ""))
+                output["data"] = {"text/plain": progress_note if is_progress_bar else WIDGET_NOTE}
+    return copied
+
+
 def deck_html(notebook: nbformat.NotebookNode, name: str) -> str:
     """The reveal.js page of ``notebook`` (slide metadata by the rule), with every asset under ``_assets/``."""
     from jinja2 import DictLoader
     from nbconvert.exporters import SlidesExporter
 
-    deck = with_slide_metadata(with_static_quizzes(notebook))  # a quiz's widget cannot run in a deck
+    deck = with_slide_metadata(without_widgets(notebook))
     for cell in deck.cells:
         if cell.cell_type == "markdown":
             cell.source = deck_links(cell.source)
-    deck.metadata.pop("widgets", None)  # saved widget state would make the page load a widget manager from unpkg
-    for cell in deck.cells:
-        for output in cell.get("outputs", []):
-            if WIDGET_VIEW in output.get("data", {}):
-                output["data"] = {"text/plain": WIDGET_NOTE}
     exporter = SlidesExporter(extra_loaders=[DictLoader({"labkit_slides.html.j2": TEMPLATE})],
                               template_file="labkit_slides.html.j2", reveal_url_prefix=f"{ASSETS}/reveal.js",
                               reveal_theme="white", reveal_scroll=True)
@@ -233,7 +242,7 @@ def deck_links(markdown: str) -> str:
     def replace(match: re.Match[str]) -> str:
         image, text, target = match.groups()
         path, hash_, fragment = target.partition("#")
-        if image or not path or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", path) or path.startswith("/"):
+        if image or not is_relative_path(path):
             return match.group(0)
         if path.endswith(".ipynb") and "/" not in path:
             return f"[{text}]({path.removesuffix('.ipynb')}.slides.html{hash_}{fragment})"
